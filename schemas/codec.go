@@ -1,0 +1,214 @@
+package schemas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
+)
+
+// Decode failures, sorted so a processor can send poison to the DLQ and
+// retry the rest. Compare with errors.Is.
+var (
+	// ErrNotWireFormat: the value does not start with the Confluent magic
+	// byte and a 4-byte schema id.
+	ErrNotWireFormat = errors.New("not Confluent wire format")
+	// ErrUnknownSchema: the registry does not know the value's schema id.
+	ErrUnknownSchema = errors.New("unknown schema id")
+	// ErrUndecodable: the Avro body does not match its writer schema
+	// (truncated, corrupted or written with another schema).
+	ErrUndecodable = errors.New("avro body does not match its schema")
+)
+
+// Codec reads and writes Confluent-wire-format Avro values through a Schema
+// Registry. Writers Use a topic once (registering or finding its schema),
+// then Encode with reused buffers; readers Decode any id, fetching and
+// caching writer schemas they have not seen. A Codec is safe for concurrent
+// use.
+type Codec struct {
+	client *sr.Client
+
+	topics  sync.Map  // topic → *topicSerde, the encoder for its registered schema
+	decoder *sr.Serde // every schema id seen so far (safe for concurrent use)
+
+	mu     sync.Mutex
+	failed map[int]error // ids the registry answered "not found" for
+}
+
+type topicSerde struct {
+	id     int
+	schema avro.Schema
+	serde  *sr.Serde
+}
+
+// NewCodec returns a Codec that talks to the registry through client.
+func NewCodec(client *sr.Client) *Codec {
+	return &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]error{}}
+}
+
+// Parse parses an Avro schema on its own, so two versions of one named
+// record never collide in a shared cache.
+func Parse(text string) (avro.Schema, error) {
+	s, err := avro.ParseWithCache(text, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("parse avro schema: %w", err)
+	}
+	return s, nil
+}
+
+// Use registers schemaText under the topic's value subject (or finds the
+// identical schema already there) and prepares Encode for the topic. It
+// returns the schema id.
+func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) {
+	schema, err := Parse(schemaText)
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: %w", topic, err)
+	}
+	ss, err := c.client.CreateSchema(ctx, Subject(topic), sr.Schema{Schema: schemaText, Type: sr.TypeAvro})
+	if err != nil {
+		return 0, fmt.Errorf("register %s: %w", Subject(topic), err)
+	}
+	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde()}
+	// sr.Serde binds an id to one Go type: the quarantine record or the
+	// event envelope.
+	if isQuarantine(schema) {
+		ts.serde.Register(ss.ID, (*Quarantined)(nil), appendEncoder(schema))
+	} else {
+		ts.serde.Register(ss.ID, (*Event)(nil), appendEncoder(schema))
+	}
+	c.topics.Store(topic, ts)
+	c.registerDecoder(ss.ID, schema)
+	return ss.ID, nil
+}
+
+// Subject is the TopicNameStrategy value subject of a topic.
+func Subject(topic string) string { return topic + "-value" }
+
+// Encode appends the wire-format encoding of v (an *Event or *Quarantined)
+// for topic to dst. The topic must have been prepared with Use.
+func (c *Codec) Encode(dst []byte, topic string, v any) ([]byte, error) {
+	ts, ok := c.topic(topic)
+	if !ok {
+		return dst, fmt.Errorf("schemas: topic %s has no schema in use (call Use first)", topic)
+	}
+	out, err := ts.serde.AppendEncode(dst, v)
+	if err != nil {
+		return dst, fmt.Errorf("encode for %s: %w", topic, err)
+	}
+	return out, nil
+}
+
+// SchemaID returns the id Encode writes for topic, and false if the topic is
+// not in use.
+func (c *Codec) SchemaID(topic string) (int, bool) {
+	ts, ok := c.topic(topic)
+	if !ok {
+		return 0, false
+	}
+	return ts.id, true
+}
+
+func (c *Codec) topic(topic string) (*topicSerde, bool) {
+	v, ok := c.topics.Load(topic)
+	if !ok {
+		return nil, false
+	}
+	return v.(*topicSerde), true
+}
+
+func (c *Codec) registerDecoder(id int, schema avro.Schema) {
+	// Decoding looks up by id only; the decode function fills any target.
+	c.decoder.Register(id, (*Event)(nil), sr.DecodeFn(decoder(schema)))
+}
+
+// Decode decodes a wire-format value into v (an *Event or *Quarantined),
+// resetting v first. It returns the writer's schema id. Errors wrap
+// ErrNotWireFormat, ErrUnknownSchema or ErrUndecodable for poison, or the
+// registry's error when it could not be reached (retriable).
+func (c *Codec) Decode(ctx context.Context, b []byte, v any) (int, error) {
+	var h sr.ConfluentHeader
+	id, _, err := h.DecodeID(b)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrNotWireFormat, err)
+	}
+	reset(v)
+	err = c.decoder.Decode(b, v)
+	if errors.Is(err, sr.ErrNotRegistered) {
+		if err := c.learn(ctx, id); err != nil {
+			return id, err
+		}
+		err = c.decoder.Decode(b, v)
+	}
+	if err != nil {
+		return id, fmt.Errorf("%w: schema id %d: %v", ErrUndecodable, id, err)
+	}
+	return id, nil
+}
+
+// learn fetches a writer schema the codec has not seen.
+func (c *Codec) learn(ctx context.Context, id int) error {
+	c.mu.Lock()
+	failed := c.failed[id]
+	c.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	s, err := c.client.SchemaByID(ctx, id)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == 404 {
+			err = fmt.Errorf("%w: %d", ErrUnknownSchema, id)
+			c.mu.Lock()
+			c.failed[id] = err
+			c.mu.Unlock()
+			return err
+		}
+		return fmt.Errorf("fetch schema %d: %w", id, err)
+	}
+	schema, err := Parse(s.Schema)
+	if err != nil {
+		return fmt.Errorf("%w: schema %d: %v", ErrUnknownSchema, id, err)
+	}
+	c.registerDecoder(id, schema)
+	return nil
+}
+
+func isQuarantine(s avro.Schema) bool {
+	rs, ok := s.(*avro.RecordSchema)
+	return ok && rs.Name() == "Quarantined"
+}
+
+// writerPool recycles Avro writers so encoding allocates nothing per record
+// once the buffers have grown.
+var writerPool = sync.Pool{New: func() any { return avro.NewWriter(nil, 1024) }}
+
+func appendEncoder(schema avro.Schema) sr.EncodingOpt {
+	return sr.AppendEncodeFn(func(dst []byte, v any) ([]byte, error) {
+		w := writerPool.Get().(*avro.Writer)
+		defer writerPool.Put(w)
+		w.Reset(nil)
+		w.WriteVal(schema, v)
+		if w.Error != nil {
+			return dst, w.Error
+		}
+		return append(dst, w.Buffer()...), nil
+	})
+}
+
+func decoder(schema avro.Schema) func([]byte, any) error {
+	return func(b []byte, v any) error { return avro.Unmarshal(schema, b, v) }
+}
+
+// reset zeroes v so fields absent from an older writer schema do not keep
+// values from a previous decode into the same value.
+func reset(v any) {
+	switch t := v.(type) {
+	case *Event:
+		*t = Event{}
+	case *Quarantined:
+		*t = Quarantined{}
+	}
+}
