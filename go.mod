@@ -1,6 +1,6 @@
 module github.com/provbus/provbus
 
-go 1.25
+go 1.26.0
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
