@@ -239,7 +239,9 @@ func (b *builder) finish() (*Catalog, error) {
 		ruleFrom: map[string][]Inheritance{}, direct: map[string][]*Handler{}, inherit: map[string][]*Handler{},
 	}
 	sortTypes(c.types)
+	c.canon = make(map[string]*EventType, len(c.types))
 	for _, t := range c.types {
+		c.canon[t.Name] = t
 		for _, d := range c.domains {
 			if d.Source == t.Source && d.Name == t.Domain {
 				c.domainOf[t.Name] = d

@@ -13,7 +13,6 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -105,6 +104,7 @@ type Catalog struct {
 	derived  []Domain
 	types    []*EventType             // sorted by source, then name
 	index    map[string]*EventType    // Normalize(name or alias) -> type
+	canon    map[string]*EventType    // exact canonical name -> type: the hot path's fast lane
 	domainOf map[string]Domain        // canonical type -> domain
 	handlers []*Handler               // sorted by name
 	byName   map[string]*Handler      // strings.ToLower(name) -> handler
@@ -114,6 +114,9 @@ type Catalog struct {
 	direct   map[string][]*Handler    // canonical type -> handlers with a topic
 	inherit  map[string][]*Handler    // canonical type -> handlers with a topic and Inherited
 }
+
+// docs/catalog.md is the markdown rendering of the embedded catalog.
+//go:generate go run ./internal/catalogdoc ../docs/catalog.md
 
 // defaultFile is the catalog shipped with provbus; the file name appears in
 // validation errors.
@@ -145,7 +148,7 @@ func Load(overridePath string) (*Catalog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("catalog override: %w", err)
 		}
-		over, err := parseFile(filepath.Base(overridePath), data)
+		over, err := parseFile(overridePath, data)
 		if err != nil {
 			return nil, err
 		}
@@ -159,16 +162,23 @@ func Load(overridePath string) (*Catalog, error) {
 // Lookup resolves a name or alias, ignoring case and white space, to its
 // event type.
 func (c *Catalog) Lookup(name string) (*EventType, bool) {
+	// Records carry canonical names, so try those before paying for
+	// Normalize's allocation.
+	if t, ok := c.canon[name]; ok {
+		return t, true
+	}
 	t, ok := c.index[Normalize(name)]
 	return t, ok
 }
 
-// EventTypes returns every event type, sorted by source, then name.
+// EventTypes returns every event type, sorted by source, then name. The
+// slice is the caller's; the types it points to are shared and read-only.
 func (c *Catalog) EventTypes() []*EventType {
 	return append([]*EventType(nil), c.types...)
 }
 
-// Handlers returns every handler, processors included, sorted by name.
+// Handlers returns every handler, processors included, sorted by name. The
+// slice is the caller's; the handlers it points to are shared and read-only.
 func (c *Catalog) Handlers() []*Handler {
 	return append([]*Handler(nil), c.handlers...)
 }

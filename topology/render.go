@@ -52,21 +52,23 @@ type Selection struct {
 // view is a selection resolved against the catalog: what every format
 // renders, so the formats cannot disagree about content.
 type view struct {
+	c        *Catalog
 	handlers []*Handler
 	types    []*EventType
 	rules    []Inheritance
 	sections Section
-	single   bool // one handler or one event type was asked for
+	handler  *Handler   // set when one handler was asked for
+	event    *EventType // set when one event type was asked for
 }
 
 func (c *Catalog) view(sel Selection) (*view, error) {
-	v := &view{handlers: c.handlers, types: c.types, rules: c.rules, sections: sel.Sections}
+	v := &view{c: c, handlers: c.handlers, types: c.types, rules: c.rules, sections: sel.Sections}
 	if sel.Handler != "" {
 		h, ok := c.Handler(sel.Handler)
 		if !ok {
 			return nil, fmt.Errorf("unknown handler %q", sel.Handler)
 		}
-		v.single, v.handlers, v.types, v.rules = true, []*Handler{h}, nil, nil
+		v.handler, v.handlers, v.types, v.rules = h, []*Handler{h}, nil, nil
 		for _, s := range h.Subscriptions {
 			v.types = append(v.types, c.index[Normalize(s.EventType)])
 		}
@@ -82,7 +84,7 @@ func (c *Catalog) view(sel Selection) (*view, error) {
 		if !ok {
 			return nil, fmt.Errorf("unknown event type %q", sel.EventType)
 		}
-		v.single, v.types, v.rules = true, []*EventType{t}, nil
+		v.event, v.types, v.rules = t, []*EventType{t}, nil
 		var hs []*Handler
 		for _, h := range v.handlers {
 			for _, s := range h.Subscriptions {

@@ -56,12 +56,12 @@ ingest:
 
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		"kafka:\n  brokerz: [a:1]\n":                  "line 2: field brokerz not found",
-		"topics:\n  partitions: 0\n":                  "topics.partitions",
-		"kafka:\n  sasl: {mechanism: GSSAPI}\n":       "kafka.sasl.mechanism",
-		"log:\n  level: loud\n":                       "log.level",
-		"topics:\n  handler_retention: soon\n":        `"soon" is not a duration`,
-		"registry:\n  url: sr:8081\n":                 "registry.url",
+		"kafka:\n  brokerz: [a:1]\n":                   "line 2: field brokerz not found",
+		"topics:\n  partitions: 0\n":                   "topics.partitions",
+		"kafka:\n  sasl: {mechanism: GSSAPI}\n":        "kafka.sasl.mechanism",
+		"log:\n  level: loud\n":                        "log.level",
+		"topics:\n  handler_retention: soon\n":         `"soon" is not a duration`,
+		"registry:\n  url: sr:8081\n":                  "registry.url",
 		"ingest:\n  auth: {transatel: {secrets: [x]}}": "ingest.auth.transatel.secrets[0]",
 	}
 	for body, want := range cases {

@@ -1,0 +1,104 @@
+package topology
+
+import (
+	"sort"
+	"strconv"
+	"time"
+)
+
+// TopicRole says what a topic holds, which decides its retention and
+// cleanup policy.
+type TopicRole string
+
+// Topic roles.
+const (
+	RoleDomain     TopicRole = "domain"     // facts as received: kept forever for replay
+	RoleDerived    TopicRole = "derived"    // facts derived by processors: kept forever
+	RoleHandler    TopicRole = "handler"    // per-handler delivery: finite retention
+	RoleParking    TopicRole = "parking"    // a handler's events that kept failing: kept forever
+	RoleQuarantine TopicRole = "quarantine" // unknown or unparseable input: kept forever
+	RoleDLQ        TopicRole = "dlq"        // poison records: kept forever
+	RoleState      TopicRole = "state"      // compacted changelogs and tables
+)
+
+// TopicSpec is one topic as topology apply creates it.
+type TopicSpec struct {
+	Name       string
+	Role       TopicRole
+	Partitions int32
+	// Configs are the topic configs provbus manages; others are left alone.
+	Configs map[string]string
+	// Key names what the record key holds, for docs and AsyncAPI.
+	Key string
+	// Avro is true when values are Confluent-wire-format Avro registered
+	// under the subject "<Name>-value".
+	Avro bool
+}
+
+// LayoutOptions are the cluster-dependent settings of Layout.
+type LayoutOptions struct {
+	Partitions        int32
+	ReplicationFactor int16
+	MinInsyncReplicas int
+	HandlerRetention  time.Duration
+}
+
+// StateTopic is a compacted topic a processor keeps its state in.
+type StateTopic struct {
+	Name string
+	Key  string
+}
+
+// stateTopics are the processors' changelogs and the directory snapshot
+// input, registered by the processor packages' owners here so that one
+// place lists every topic.
+var stateTopics = []StateTopic{
+	{Name: TopicDirectorySnapshot, Key: "i_account"},
+}
+
+// TopicDirectorySnapshot receives directory rows (account → customer,
+// product) from `provbus import directory`, keyed by i_account.
+const TopicDirectorySnapshot = "provbus.directory.snapshot"
+
+// ParkingTopic is where the subscribe package parks a handler's events that
+// keep failing.
+func ParkingTopic(handlerName string) string { return HandlerTopic(handlerName) + ".parking" }
+
+// Layout returns every topic provbus needs, sorted by name: domain and
+// derived topics (retention forever), handler topics and their parking
+// topics, quarantine, DLQ and the compacted state topics.
+func (c *Catalog) Layout(o LayoutOptions) []TopicSpec {
+	forever := map[string]string{"retention.ms": "-1", "cleanup.policy": "delete"}
+	with := func(base map[string]string) map[string]string {
+		m := map[string]string{"min.insync.replicas": strconv.Itoa(o.MinInsyncReplicas)}
+		for k, v := range base {
+			m[k] = v
+		}
+		return m
+	}
+	var specs []TopicSpec
+	add := func(name string, role TopicRole, key string, avro bool, configs map[string]string) {
+		specs = append(specs, TopicSpec{Name: name, Role: role, Partitions: o.Partitions, Configs: with(configs), Key: key, Avro: avro})
+	}
+	for _, d := range c.domains {
+		add(d.Topic, RoleDomain, d.Key, true, forever)
+	}
+	for _, d := range c.derived {
+		add(d.Topic, RoleDerived, d.Key, true, forever)
+	}
+	handlerRetention := map[string]string{"retention.ms": strconv.FormatInt(o.HandlerRetention.Milliseconds(), 10), "cleanup.policy": "delete"}
+	for _, h := range c.handlers {
+		if h.Topic == "" {
+			continue
+		}
+		add(h.Topic, RoleHandler, "entity id of the event's domain", true, handlerRetention)
+		add(ParkingTopic(h.Name), RoleParking, "entity id of the event's domain", false, forever)
+	}
+	add(TopicQuarantine, RoleQuarantine, "source", true, forever)
+	add(TopicDLQ, RoleDLQ, "the original record's key", false, forever)
+	for _, s := range stateTopics {
+		add(s.Name, RoleState, s.Key, false, map[string]string{"cleanup.policy": "compact"})
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
+	return specs
+}
