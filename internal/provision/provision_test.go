@@ -157,3 +157,17 @@ func TestPlanRefusesIncompatibleSubject(t *testing.T) {
 		t.Fatalf("err = %v, want an incompatibility naming event_id", err)
 	}
 }
+
+func TestCommittedAVSCAreCurrent(t *testing.T) {
+	cat, err := topology.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := provision.StaleAVSC("../../schemas/avro", provision.SchemaLayout(cat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Fatalf("schemas/avro is stale (%s): run `go generate ./schemas`", strings.Join(diffs, ", "))
+	}
+}
