@@ -22,12 +22,12 @@ var ErrInvalidSchema = errors.New("invalid schema")
 type Direction string
 
 const (
-	// Backward: the new schema (reader) cannot read data written with an
-	// older one. Checked by BACKWARD, BACKWARD_TRANSITIVE, FULL and
+	// Backward means the new schema (reader) cannot read data written with
+	// an older one. Checked by BACKWARD, BACKWARD_TRANSITIVE, FULL and
 	// FULL_TRANSITIVE.
 	Backward Direction = "backward"
-	// Forward: an older schema (reader) cannot read data written with the
-	// new one. Checked by FORWARD, FORWARD_TRANSITIVE, FULL and
+	// Forward means an older schema (reader) cannot read data written with
+	// the new one. Checked by FORWARD, FORWARD_TRANSITIVE, FULL and
 	// FULL_TRANSITIVE.
 	Forward Direction = "forward"
 )

@@ -173,6 +173,12 @@ func (r *Registry) Handler() http.Handler { return r.handler }
 // serves the registry on it in the background until Close. It returns the
 // bound address.
 func (r *Registry) Listen(addr string) (net.Addr, error) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil, errors.New("registry: closed")
+	}
 	r.srvMu.Lock()
 	defer r.srvMu.Unlock()
 	if r.srv != nil {
@@ -216,12 +222,12 @@ func (r *Registry) urlLocked() string {
 	if r.addr == nil {
 		return ""
 	}
-	return "http://" + Dialable(r.addr)
+	return "http://" + dialable(r.addr)
 }
 
-// Dialable returns addr as host:port, with an unspecified IP (0.0.0.0, ::)
+// dialable returns addr as host:port, with an unspecified IP (0.0.0.0, ::)
 // replaced by 127.0.0.1: a client cannot dial the wildcard address.
-func Dialable(addr net.Addr) string {
+func dialable(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return addr.String()

@@ -1,0 +1,63 @@
+# provbus — the two commands a new user needs are `make run` and `make test`.
+
+GO        ?= go
+BIN       := bin/provbus
+PKGS      := ./...
+# The default test run: every package, bounded fault tests included.
+TEST_TIMEOUT ?= 9m
+
+.PHONY: run build test test-race test-faults test-integration bench fuzz fuzz-smoke lint generate check-generated deps clean
+
+## run: start the whole pipeline on the embedded broker and registry (provbus dev)
+run: build
+	./$(BIN) dev
+
+## build: build bin/provbus
+build:
+	$(GO) build -o $(BIN) ./cmd/provbus
+
+## test: the default test suite (what CI runs)
+test:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## test-race: the default suite under the race detector
+test-race:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-faults: the long fault and crash suite (test/)
+test-faults:
+	PROVBUS_LONG=1 $(GO) test -count=1 -timeout 60m -v ./test/...
+
+## test-integration: the behaviour suite against real Kafka in containers (skips without Docker)
+test-integration:
+	PROVBUS_INTEGRATION=1 $(GO) test -count=1 -timeout 30m -v ./test/...
+
+## bench: the benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 10m ./...
+
+## fuzz-smoke: run every fuzz target briefly (CI)
+FUZZTIME ?= 5s
+fuzz-smoke:
+	@for pkg in $$($(GO) list ./... ); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## generate: regenerate docs/catalog.md and schemas/avro/*.avsc
+generate:
+	$(GO) generate ./topology ./schemas
+
+## deps: download the Go modules
+deps:
+	$(GO) mod download
+
+clean:
+	rm -rf bin .provbus
