@@ -13,14 +13,17 @@ import (
 
 func init() {
 	commands["topology"] = command{
-		summary: "plan or apply the topics and subjects the catalog needs (plan|apply)",
+		summary: "plan or apply the topics and subjects the catalog needs, or describe them as AsyncAPI (plan|apply|asyncapi)",
 		run:     runTopology,
 	}
 }
 
 func runTopology(ctx context.Context, g *globals, args []string) error {
+	if len(args) > 0 && args[0] == "asyncapi" {
+		return runTopologyAsyncAPI(ctx, g, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "plan" && args[0] != "apply") {
-		return fmt.Errorf("%w: provbus topology plan|apply", errUsage)
+		return fmt.Errorf("%w: provbus topology plan|apply|asyncapi", errUsage)
 	}
 	fs := flag.NewFlagSet("topology "+args[0], flag.ContinueOnError)
 	if err := fs.Parse(args[1:]); err != nil {
