@@ -54,11 +54,30 @@ type StateTopic struct {
 // place lists every topic.
 var stateTopics = []StateTopic{
 	{Name: TopicDirectorySnapshot, Key: "i_account"},
+	{Name: TopicDirectoryAccounts, Key: "i_account"},
+	{Name: TopicCustomerMembers, Key: "<i_customer>/<i_account>, partitioned by i_customer"},
+	{Name: TopicProductMembers, Key: "<i_product>/<i_account>, partitioned by i_product"},
+	{Name: TopicRouteDedup, Key: "<input topic>/<partition>/<bucket>/<seq>"},
 }
 
-// TopicDirectorySnapshot receives directory rows (account → customer,
-// product) from `provbus import directory`, keyed by i_account.
-const TopicDirectorySnapshot = "provbus.directory.snapshot"
+// State topics (compacted). Their names are contracts for operators: they
+// appear in topology plans and hold the processors' restorable state.
+const (
+	// TopicDirectorySnapshot receives directory rows (account → customer,
+	// product) from `provbus import directory`, keyed by i_account.
+	TopicDirectorySnapshot = "provbus.directory.snapshot"
+	// TopicDirectoryAccounts is the account table: account → customer,
+	// product, closed.
+	TopicDirectoryAccounts = "provbus.directory.accounts"
+	// TopicCustomerMembers holds the accounts of each customer,
+	// co-partitioned with portabilling.customer.
+	TopicCustomerMembers = "provbus.directory.customer-members"
+	// TopicProductMembers holds the accounts on each product,
+	// co-partitioned with portabilling.product.
+	TopicProductMembers = "provbus.directory.product-members"
+	// TopicRouteDedup is the router's de-duplication changelog.
+	TopicRouteDedup = "provbus.route.dedup-changelog"
+)
 
 // ParkingTopic is where the subscribe package parks a handler's events that
 // keep failing.

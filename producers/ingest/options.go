@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/internal/config"
+	"github.com/provbus/provbus/topology"
+)
+
+// Option configures New. Each documents the default it overrides.
+type Option func(*settings)
+
+type settings struct {
+	kafka           []kgo.Opt
+	registry        *sr.Client
+	catalog         *topology.Catalog
+	auth            config.Auth
+	maxBody         int64
+	produceTimeout  time.Duration
+	retryAfter      time.Duration
+	shutdownTimeout time.Duration
+	log             *zap.Logger
+	registerer      prometheus.Registerer
+	now             func() time.Time
+}
+
+func defaults() settings {
+	reg := prometheus.NewRegistry()
+	return settings{
+		maxBody:         1 << 20,
+		produceTimeout:  10 * time.Second,
+		retryAfter:      5 * time.Second,
+		shutdownTimeout: 30 * time.Second,
+		log:             zap.NewNop(),
+		registerer:      reg,
+		now:             time.Now,
+	}
+}
+
+// WithKafka sets the connection options of the producer (required; see
+// kclient.Opts). Acks and the delivery timeout are always set by New.
+func WithKafka(opts ...kgo.Opt) Option {
+	return func(s *settings) { s.kafka = append(s.kafka, opts...) }
+}
+
+// WithRegistry sets the Schema Registry client (required).
+func WithRegistry(c *sr.Client) Option { return func(s *settings) { s.registry = c } }
+
+// WithCatalog sets the catalog (default topology.Default()).
+func WithCatalog(c *topology.Catalog) Option { return func(s *settings) { s.catalog = c } }
+
+// WithAuth sets each source's credentials (default none: every request is
+// accepted, which only `provbus dev` and tests should run with).
+func WithAuth(a config.Auth) Option { return func(s *settings) { s.auth = a } }
+
+// WithMaxBodyBytes bounds a request body (default 1 MiB); larger bodies
+// get 413.
+func WithMaxBodyBytes(n int64) Option {
+	return func(s *settings) {
+		if n > 0 {
+			s.maxBody = n
+		}
+	}
+}
+
+// WithProduceTimeout bounds how long a request waits for Kafka before it
+// answers 503 (default 10s).
+func WithProduceTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d > 0 {
+			s.produceTimeout = d
+		}
+	}
+}
+
+// WithRetryAfter sets the Retry-After of 503 answers (default 5s).
+func WithRetryAfter(d time.Duration) Option {
+	return func(s *settings) {
+		if d >= time.Second {
+			s.retryAfter = d
+		}
+	}
+}
+
+// WithShutdownTimeout bounds how long Run drains in-flight requests
+// (default 30s).
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d > 0 {
+			s.shutdownTimeout = d
+		}
+	}
+}
+
+// WithLogger sets the logger (default none).
+func WithLogger(l *zap.Logger) Option {
+	return func(s *settings) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithMetrics registers the server's metrics with reg and serves reg on
+// GET /metrics (default: a private registry, served the same way).
+func WithMetrics(reg *prometheus.Registry) Option {
+	return func(s *settings) {
+		if reg != nil {
+			s.registerer = reg
+		}
+	}
+}
+
+// WithClock sets the receive-time clock (default time.Now); for tests.
+func WithClock(now func() time.Time) Option {
+	return func(s *settings) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}

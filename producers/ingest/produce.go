@@ -1,0 +1,244 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/producers/edge"
+	"github.com/provbus/provbus/schemas"
+)
+
+// Quarantine reasons (the "reason" field and header of provbus.quarantine
+// records).
+const (
+	ReasonUnknownType = "unknown event type"
+	ReasonWrongSource = "event type belongs to another source"
+)
+
+// AttrEventTypeSent keeps the sender's spelling of an event type when it
+// was an alias of the canonical name.
+const AttrEventTypeSent = "provbus.event_type_sent"
+
+// meta is what the transport knows about a body.
+type meta struct {
+	received    time.Time
+	remoteAddr  string
+	contentType string
+}
+
+// batch is what one request (or one import line) becomes: records ready to
+// produce and the ids to report.
+type batch struct {
+	records     []*kgo.Record
+	accepted    []string // event ids of domain-topic records
+	quarantined []string // event ids of quarantined records
+	counts      map[string]int
+	reasons     map[string]int
+}
+
+// prepare parses, validates and encodes a body. It produces nothing, so a
+// bad element anywhere leaves Kafka untouched. The error is a *edge.Error
+// for bad input, anything else is the server's fault (encoding).
+func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
+	evs, err := src.Parse(body, m.received)
+	if err != nil {
+		return nil, s.completeProblems(src, body, m, err)
+	}
+	b := &batch{records: make([]*kgo.Record, 0, len(evs)), counts: map[string]int{}, reasons: map[string]int{}}
+	var bad edge.Error
+	type routed struct {
+		ev     *schemas.Event
+		topic  string
+		key    string
+		reason string
+	}
+	plan := make([]routed, len(evs))
+	for i := range evs {
+		ev := &evs[i]
+		if s.missingKey(src, ev, i, &bad) {
+			continue
+		}
+		t, ok := s.s.catalog.Lookup(ev.EventType)
+		if !ok {
+			plan[i] = routed{ev: ev, reason: ReasonUnknownType}
+			continue
+		}
+		if string(t.Source) != src.Name() {
+			plan[i] = routed{ev: ev, reason: ReasonWrongSource + " (" + string(t.Source) + ")"}
+			continue
+		}
+		d, ok := s.s.catalog.DomainOf(t.Name)
+		if !ok {
+			plan[i] = routed{ev: ev, reason: ReasonUnknownType + " (no domain)"}
+			continue
+		}
+		key, _ := ev.Key(d.Key)
+		if t.Name != ev.EventType {
+			ev.Attributes[AttrEventTypeSent] = ev.EventType
+			ev.EventType = t.Name
+		}
+		plan[i] = routed{ev: ev, topic: d.Topic, key: key}
+	}
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	for _, p := range plan {
+		if p.reason != "" {
+			q := &schemas.Quarantined{
+				Source: src.Name(), ReceivedAt: m.received.UTC(), Reason: p.reason,
+				EventType: ptr(p.ev.EventType), EventID: ptr(p.ev.EventID),
+				ContentType: m.contentType, RemoteAddr: m.remoteAddr, Body: []byte(p.ev.Payload),
+			}
+			rec, err := records.Quarantine(s.codec, q)
+			if err != nil {
+				return nil, fmt.Errorf("quarantine record: %w", err)
+			}
+			b.records = append(b.records, rec)
+			b.quarantined = append(b.quarantined, p.ev.EventID)
+			b.reasons[reasonClass(p.reason)]++
+			continue
+		}
+		rec, err := records.Event(s.codec, p.topic, p.key, p.ev)
+		if err != nil {
+			return nil, fmt.Errorf("event record: %w", err)
+		}
+		b.records = append(b.records, rec)
+		b.accepted = append(b.accepted, p.ev.EventID)
+		b.counts[p.topic]++
+	}
+	return b, nil
+}
+
+// missingKey reports (into bad) an event of a known type of src whose
+// domain key id is absent: it cannot be keyed, so the request is refused.
+func (s *Server) missingKey(src edge.Source, ev *schemas.Event, i int, bad *edge.Error) bool {
+	t, ok := s.s.catalog.Lookup(ev.EventType)
+	if !ok || string(t.Source) != src.Name() {
+		return false
+	}
+	d, ok := s.s.catalog.DomainOf(t.Name)
+	if !ok {
+		return false
+	}
+	if key, ok := ev.Key(d.Key); !ok || key == "" {
+		bad.Add(i, src.Field(d.Key), edge.MsgMissing)
+		return true
+	}
+	return false
+}
+
+// completeProblems adds the missing-key problems of an array's
+// well-formed elements to the parse problems, so one 400 names every bad
+// index. It re-parses elements one by one, which only bad requests pay.
+func (s *Server) completeProblems(src edge.Source, body []byte, m meta, err error) error {
+	var bad *edge.Error
+	if !errors.As(err, &bad) {
+		return err
+	}
+	raws, eerr := edge.Elements(body)
+	if eerr != nil || len(raws) < 2 {
+		return err
+	}
+	failed := map[int]bool{}
+	for _, p := range bad.Problems {
+		failed[p.Index] = true
+	}
+	for i, raw := range raws {
+		if failed[i] {
+			continue
+		}
+		evs, perr := src.Parse(raw, m.received)
+		if perr != nil || len(evs) != 1 {
+			continue
+		}
+		s.missingKey(src, &evs[0], i, bad)
+	}
+	sort.SliceStable(bad.Problems, func(a, b int) bool { return bad.Problems[a].Index < bad.Problems[b].Index })
+	return bad
+}
+
+// produce writes records and returns once every one is acknowledged, or
+// on the first error, or when the produce timeout expires. It waits on the
+// promises rather than in ProduceSync because an idempotent producer
+// cannot fail a record whose request reached the broker unanswered (that
+// would break its sequence numbers): it keeps retrying it, and ProduceSync
+// would hang the request for as long as the broker stays down. Records
+// still buffered at the timeout may be written later; the sender got a
+// 503, retries, and the stable event id lets downstream drop the copy.
+func (s *Server) produce(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.s.produceTimeout)
+	defer cancel()
+	w := &waiter{remaining: len(recs), done: make(chan struct{})}
+	for _, r := range recs {
+		s.client.Produce(ctx, r, w.promise)
+	}
+	select {
+	case <-w.done:
+		if w.err != nil {
+			return fmt.Errorf("produce: %w", w.err)
+		}
+		return nil
+	case <-ctx.Done():
+		// w.err may already say why (a failed record) while others are
+		// still outstanding.
+		w.mu.Lock()
+		err := w.err
+		w.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		return fmt.Errorf("produce: not acknowledged within %v: %w", s.s.produceTimeout, ctx.Err())
+	}
+}
+
+// waiter collects the promises of one produce call.
+type waiter struct {
+	mu        sync.Mutex
+	remaining int
+	err       error
+	done      chan struct{}
+}
+
+func (w *waiter) promise(_ *kgo.Record, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.remaining--
+	if w.remaining == 0 {
+		close(w.done)
+	}
+}
+
+// account updates the metrics for a produced batch.
+func (s *Server) account(source string, b *batch) {
+	for topic, n := range b.counts {
+		s.metrics.events.WithLabelValues(source, topic).Add(float64(n))
+	}
+	for reason, n := range b.reasons {
+		s.metrics.quarantin.WithLabelValues(source, reason).Add(float64(n))
+	}
+}
+
+// reasonClass keeps the metric label set small: the reason without its
+// parenthesised detail.
+func reasonClass(r string) string {
+	if i := strings.Index(r, " ("); i > 0 {
+		return r[:i]
+	}
+	return r
+}
+
+func ptr[T any](v T) *T { return &v }

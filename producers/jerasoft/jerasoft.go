@@ -1,0 +1,177 @@
+// Package jerasoft is the edge for the JeraSoft VCS Provisioning API: it
+// checks the shared token and turns {"event": {dt, events_id, object_id},
+// "data": {…}} payloads into provbus events.
+//
+// VCS sends no delivery id, so the event id is the hex SHA-256 of the
+// canonical JSON of the payload (sorted keys, no insignificant white
+// space): a retry or a re-import of the same payload gets the same id.
+package jerasoft
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/provbus/provbus/internal/config"
+	"github.com/provbus/provbus/producers/edge"
+	"github.com/provbus/provbus/schemas"
+)
+
+// Name is the source name (topics jerasoft.*, path
+// /v1/sources/jerasoft/events).
+const Name = "jerasoft"
+
+// Source is the JeraSoft edge. With no token it accepts any request.
+type Source struct {
+	token      [sha256.Size]byte
+	auth       bool
+	header     string
+	queryParam string
+}
+
+// New returns the JeraSoft edge. The token is read from auth.Header (an
+// optional "Bearer " prefix is ignored) or from the query parameter
+// auth.QueryParam, whichever the request carries.
+func New(auth config.TokenAuth) *Source {
+	s := &Source{header: auth.Header, queryParam: auth.QueryParam}
+	if auth.Token != "" {
+		s.auth = true
+		s.token = sha256.Sum256([]byte(auth.Token))
+	}
+	return s
+}
+
+// Name implements edge.Source.
+func (s *Source) Name() string { return Name }
+
+// Status implements edge.Source: VCS gets 200 (with the accepted ids).
+func (s *Source) Status() int { return http.StatusOK }
+
+// Authenticate implements edge.Source. Tokens are hashed before the
+// constant-time compare so their length does not leak.
+func (s *Source) Authenticate(r *http.Request, _ []byte) error {
+	if !s.auth {
+		return nil
+	}
+	var got string
+	if s.header != "" {
+		got = strings.TrimSpace(r.Header.Get(s.header))
+		got = strings.TrimPrefix(got, "Bearer ")
+	}
+	if got == "" && s.queryParam != "" {
+		got = r.URL.Query().Get(s.queryParam)
+	}
+	if got == "" {
+		return fmt.Errorf("%w: token required", edge.ErrUnauthorized)
+	}
+	h := sha256.Sum256([]byte(got))
+	if subtle.ConstantTimeCompare(h[:], s.token[:]) != 1 {
+		return fmt.Errorf("%w: bad token", edge.ErrUnauthorized)
+	}
+	return nil
+}
+
+// Field implements edge.Source.
+func (s *Source) Field(id string) string {
+	if id == "object_id" {
+		return "event.object_id"
+	}
+	return "data." + id
+}
+
+// Parse implements edge.Source.
+func (s *Source) Parse(body []byte, received time.Time) ([]schemas.Event, error) {
+	return Parse(body, received)
+}
+
+type payload struct {
+	Event json.RawMessage `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+type event struct {
+	DT       json.RawMessage `json:"dt"`
+	EventsID json.RawMessage `json:"events_id"`
+	ObjectID json.RawMessage `json:"object_id"`
+}
+
+// Parse turns a VCS payload (or a JSON array of them) into events.
+// event.events_id (the event type) is required; event.object_id (number or
+// string) becomes object_id; event.dt (ISO 8601) is optional; data may be
+// anything, {} included. Attributes hold "event.<field>" and data
+// flattened as "data.<path>".
+func Parse(body []byte, received time.Time) ([]schemas.Event, error) {
+	raws, err := edge.Elements(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schemas.Event, 0, len(raws))
+	var bad edge.Error
+	for i, raw := range raws {
+		if ev, ok := parseElement(i, raw, received, &bad); ok {
+			out = append(out, ev)
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
+	n := len(bad.Problems)
+	var p payload
+	if !edge.IsObject(raw) || json.Unmarshal(raw, &p) != nil {
+		bad.Add(i, "", edge.MsgNotObject)
+		return schemas.Event{}, false
+	}
+	var e event
+	switch {
+	case edge.IsNull(p.Event):
+		bad.Add(i, "event", edge.MsgMissing)
+		return schemas.Event{}, false
+	case !edge.IsObject(p.Event) || json.Unmarshal(p.Event, &e) != nil:
+		bad.Add(i, "event", edge.MsgWrongType+": want an object")
+		return schemas.Event{}, false
+	}
+	eventType, err := edge.Text(e.EventsID)
+	switch {
+	case err != nil || (eventType != nil && e.EventsID[0] != '"'):
+		bad.Add(i, "event.events_id", edge.MsgWrongType+": want a string")
+	case eventType == nil:
+		bad.Add(i, "event.events_id", edge.MsgMissing)
+	}
+	objectID, err := edge.Text(e.ObjectID)
+	if err != nil {
+		bad.Add(i, "event.object_id", err.Error())
+	}
+	var occurred *time.Time
+	if d, err := edge.Text(e.DT); err != nil || (d != nil && e.DT[0] != '"') {
+		bad.Add(i, "event.dt", edge.MsgWrongType+": want a string")
+	} else if d != nil {
+		t, ok := edge.ParseTime(*d, edge.ISOLayouts...)
+		if !ok {
+			bad.Add(i, "event.dt", edge.MsgBadValue+": want an ISO 8601 date-time")
+		}
+		occurred = &t
+	}
+	if len(bad.Problems) > n {
+		return schemas.Event{}, false
+	}
+	id, err := edge.HashID(raw)
+	if err != nil {
+		bad.Add(i, "", edge.MsgMalformed)
+		return schemas.Event{}, false
+	}
+	ev := edge.Direct(Name, received, occurred)
+	ev.EventID, ev.EventType, ev.ObjectID = id, *eventType, objectID
+	ev.Payload = string(raw)
+	ev.Attributes = make(map[string]string, 8)
+	edge.Flatten("event", p.Event, ev.Attributes)
+	edge.Flatten("data", p.Data, ev.Attributes)
+	return ev, true
+}
