@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/schemas"
+)
+
+// Registered here rather than in main.go so the dlq command is one file.
+func init() {
+	commands["dlq"] = command{
+		summary: "list dead-lettered (or parked) records with their reasons, redrive fixed ones",
+		run:     runDLQ,
+	}
+}
+
+const dlqUsage = `usage: provbus dlq list    [flags]
+       provbus dlq redrive (--select P:O,… | --all) [flags]
+
+list prints the records of provbus.dlq (or a parking topic, --topic
+handler.<slug>.parking) with the headers saying why they failed and where
+they came from. redrive sends the selected records back to their source
+topic, unchanged (original key, value and headers, plus
+provbus.redriven_from), once the cause is fixed: a schema registered, a
+catalog entry added, a handler bug fixed. With --decodable (the default),
+records that still do not decode are left where they are and reported.
+
+flags:
+`
+
+// dlqEntry is one DLQ or parking record as list prints it.
+type dlqEntry struct {
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
+	Time      time.Time `json:"time"`
+	Reason    string    `json:"reason"`
+	Error     string    `json:"error"`
+	Source    string    `json:"source_topic"`
+	SourcePos string    `json:"source_position"` // partition@offset
+	Group     string    `json:"group"`
+	Key       string    `json:"key"`
+	EventType string    `json:"event_type,omitempty"`
+	record    *kgo.Record
+}
+
+func runDLQ(ctx context.Context, g *globals, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "redrive") {
+		fmt.Fprint(os.Stderr, dlqUsage)
+		return fmt.Errorf("%w: want list or redrive", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
+	topic := fs.String("topic", schemas.DLQTopic, "topic to read: provbus.dlq or a handler's parking topic")
+	reason := fs.String("reason", "", "only records with this reason (not_wire_format, unknown_schema, undecodable, unroutable, handler_failed, …)")
+	source := fs.String("source", "", "only records that came from this topic")
+	limit := fs.Int("limit", 0, "list: at most this many records (0 = all)")
+	format := fs.String("format", "table", "list: table or json")
+	sel := fs.String("select", "", "redrive: comma list of partition:offset of the DLQ records to send back")
+	all := fs.Bool("all", false, "redrive: every record matching --reason/--source")
+	decodable := fs.Bool("decodable", true, "redrive: only records that now decode (their schema is known)")
+	dryRun := fs.Bool("dry-run", false, "redrive: say what would be sent, send nothing")
+	if err := parseFlags(fs, dlqUsage, args); err != nil {
+		return err
+	}
+	picked, err := parseSelection(*sel)
+	if err != nil {
+		return err
+	}
+	if sub == "redrive" && len(picked) == 0 && !*all {
+		return fmt.Errorf("%w: redrive needs --select or --all", errUsage)
+	}
+	e, codec, err := connect(ctx, g)
+	if err != nil {
+		return err
+	}
+	cl, err := e.kafkaClient(kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var entries []dlqEntry
+	err = readToEnd(ctx, cl, *topic, func(r *kgo.Record) bool {
+		en := entryOf(r)
+		if (*reason == "" || en.Reason == *reason) && (*source == "" || en.Source == *source) &&
+			(len(picked) == 0 || picked[[2]int64{int64(r.Partition), r.Offset}]) {
+			entries = append(entries, en)
+		}
+		return sub != "list" || *limit <= 0 || len(entries) < *limit
+	})
+	if err != nil {
+		return err
+	}
+	if sub == "list" {
+		return printDLQ(entries, *format)
+	}
+	return redrive(ctx, cl, codec, *topic, entries, *decodable, *dryRun)
+}
+
+func parseSelection(s string) (map[[2]int64]bool, error) {
+	out := map[[2]int64]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, o, ok := strings.Cut(f, ":")
+		pn, err1 := strconv.ParseInt(p, 10, 32)
+		on, err2 := strconv.ParseInt(o, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: --select %q: want partition:offset", errUsage, f)
+		}
+		out[[2]int64{pn, on}] = true
+	}
+	return out, nil
+}
+
+func entryOf(r *kgo.Record) dlqEntry {
+	h := func(k string) string { v, _ := records.Header(r, k); return v }
+	p, o := h(records.HeaderDLQPartition), h(records.HeaderDLQOffset)
+	return dlqEntry{
+		Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp.UTC(),
+		Reason: h(records.HeaderDLQReason), Error: h(records.HeaderDLQError),
+		Source: h(records.HeaderDLQTopic), SourcePos: p + "@" + o, Group: h(records.HeaderDLQGroup),
+		Key: string(r.Key), EventType: h(schemas.HeaderEventType), record: r,
+	}
+}
+
+func printDLQ(entries []dlqEntry, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(os.Stdout)
+		for _, en := range entries {
+			if err := enc.Encode(en); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "table":
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "POS\tTIME\tREASON\tSOURCE\tKEY\tEVENT TYPE\tERROR")
+		for _, en := range entries {
+			fmt.Fprintf(w, "%d:%d\t%s\t%s\t%s/%s\t%s\t%s\t%s\n", en.Partition, en.Offset, en.Time.Format(time.RFC3339),
+				en.Reason, en.Source, en.SourcePos, en.Key, en.EventType, truncate(en.Error, 100))
+		}
+		fmt.Fprintf(w, "\n%d record(s); redrive with: provbus dlq redrive --select P:O[,P:O…]\n", len(entries))
+		return w.Flush()
+	}
+	return fmt.Errorf("%w: --format %q: want table or json", errUsage, format)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// HeaderRedrivenFrom marks a redriven record with the DLQ position it came
+// from, so a second redrive of the same record can be recognised.
+const headerRedrivenFrom = "provbus.redriven_from"
+
+// redrive produces each entry back to its source topic, without the DLQ
+// headers, keyed as before so it lands on the partition it came from.
+func redrive(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, from string, entries []dlqEntry, decodable, dryRun bool) error {
+	var sent, skipped int
+	var ev schemas.Event
+	for _, en := range entries {
+		pos := fmt.Sprintf("%d:%d", en.Partition, en.Offset)
+		if en.Source == "" {
+			fmt.Printf("skip %s: no %s header\n", pos, records.HeaderDLQTopic)
+			skipped++
+			continue
+		}
+		if decodable {
+			if _, err := codec.Decode(ctx, en.record.Value, &ev); err != nil {
+				fmt.Printf("skip %s: still does not decode: %v\n", pos, err)
+				skipped++
+				continue
+			}
+		}
+		r := &kgo.Record{Topic: en.Source, Key: en.record.Key, Value: en.record.Value}
+		for _, h := range en.record.Headers {
+			if !strings.HasPrefix(h.Key, "provbus.dlq.") && !strings.HasPrefix(h.Key, "provbus.parking.") && h.Key != headerRedrivenFrom {
+				r.Headers = append(r.Headers, h)
+			}
+		}
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: headerRedrivenFrom, Value: []byte(from + "/" + pos)})
+		if dryRun {
+			fmt.Printf("would send %s → %s (key %q)\n", pos, en.Source, en.Key)
+			sent++
+			continue
+		}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			return fmt.Errorf("redrive %s to %s: %w", pos, en.Source, err)
+		}
+		fmt.Printf("sent %s → %s\n", pos, en.Source)
+		sent++
+	}
+	fmt.Printf("%d sent, %d skipped\n", sent, skipped)
+	return nil
+}
+
+// readToEnd calls fn for every committed record of topic, from the start up
+// to the end offsets taken when it starts, until fn returns false.
+func readToEnd(ctx context.Context, cl *kgo.Client, topic string, fn func(*kgo.Record) bool) error {
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("start offsets of %s: %w", topic, err)
+	}
+	want := map[int32]kgo.Offset{}
+	stop := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if s, _ := starts.Lookup(o.Topic, o.Partition); o.Offset > s.Offset {
+			want[o.Partition] = kgo.NewOffset().AtStart()
+			stop[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: want})
+	defer cl.PurgeTopicsFromConsuming(topic)
+	for len(stop) > 0 {
+		// The tail of a transactional topic is a commit marker a
+		// read_committed consumer never sees, so "last record = end - 1"
+		// cannot be the only stop: a poll that stays empty for a second
+		// means nothing committed is left.
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if fs.NumRecords() == 0 {
+			return nil
+		}
+		more := true
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			for _, r := range p.Records {
+				if more {
+					more = fn(r)
+				}
+			}
+			if n := len(p.Records); n > 0 && p.Records[n-1].Offset >= stop[p.Partition]-1 {
+				delete(stop, p.Partition)
+			}
+		})
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/provbus/provbus/internal/config"
+	"github.com/provbus/provbus/internal/kclient"
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/internal/stream"
+	"github.com/provbus/provbus/processors/directory"
+	"github.com/provbus/provbus/processors/dispatch"
+	"github.com/provbus/provbus/processors/route"
+	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
+)
+
+// Registered here rather than in main.go so the process command is one file.
+func init() {
+	commands["process"] = command{
+		summary: "run the stream processors (directory, dispatch, …) as consumer group members",
+		run:     runProcess,
+	}
+}
+
+const processUsage = `usage: provbus process [flags]
+
+Runs this process's share of the stream processors: every instance joins
+each processor's consumer group, so starting more instances spreads the
+partitions (and their state) across them. Stops cleanly on SIGINT/SIGTERM.
+
+flags:
+`
+
+// processDeps is what the processors need; provbus dev builds one for its
+// in-process processors, provbus process from flags and configuration.
+type processDeps struct {
+	cfg      config.Config
+	log      *zap.Logger
+	catalog  *topology.Catalog
+	kafka    []kgo.Opt  // connection options (kclient.Opts)
+	registry *sr.Client // Schema Registry client
+
+	// Options for tests and operators; zero values are the defaults.
+	runner []stream.Option // extra runner options (mode, timeouts)
+	// only selects processors by name (group id without "provbus-");
+	// empty runs them all.
+	only []string
+}
+
+// processor builds one processor of this process from deps.
+type processor func(deps processDeps) stream.Processor
+
+// processors is every processor provbus process runs. Adding one is one
+// line here.
+var processors = []processor{
+	func(processDeps) stream.Processor { return directory.New(0) },
+	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch"), 0) },
+	func(d processDeps) stream.Processor {
+		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std())
+	},
+}
+
+// outputTopics are the Avro topics the processors encode to; the codec
+// registers (or finds) their schemas once at start.
+var outputTopics = []string{dispatch.TopicInherited}
+
+// runProcessors runs every processor under one errgroup until ctx is
+// cancelled or one fails (then the others are stopped too).
+func runProcessors(ctx context.Context, deps processDeps) error {
+	codec := schemas.NewCodec(deps.registry)
+	if err := records.Use(ctx, codec, append(outputTopics, route.Outputs(deps.catalog)...)...); err != nil {
+		return fmt.Errorf("process: prepare schemas: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	started := 0
+	for _, mk := range processors {
+		p := mk(deps)
+		if !selected(deps.only, p.Spec().Group) {
+			continue
+		}
+		started++
+		opts := append([]stream.Option{
+			stream.WithKafka(deps.kafka...),
+			stream.WithCodec(codec),
+			stream.WithLogger(deps.log.Named(p.Spec().Group)),
+		}, deps.runner...)
+		r, err := stream.New(p, opts...)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			if err := r.Run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", r.Group(), err)
+			}
+			return nil
+		})
+	}
+	if started == 0 {
+		return fmt.Errorf("%w: --processors %s selects no processor", errUsage, strings.Join(deps.only, ","))
+	}
+	return g.Wait()
+}
+
+// selected reports whether the processor with group id group is in only.
+func selected(only []string, group string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	return slices.Contains(only, strings.TrimPrefix(group, "provbus-"))
+}
+
+func runProcess(ctx context.Context, g *globals, args []string) error {
+	fs := flag.NewFlagSet("process", flag.ContinueOnError)
+	atLeastOnce := fs.Bool("at-least-once", false, "TESTS ONLY: no transactions (produce, then commit offsets); duplicates on crash")
+	txnTimeout := fs.Duration("transaction-timeout", 0, "broker-side timeout of a processor transaction (default 60s)")
+	only := fs.String("processors", "", "comma list of processors to run: directory, dispatch, route (default all)")
+	sessionTimeout := fs.Duration("session-timeout", 0, "consumer group session timeout (default 45s); a killed instance's partitions move after it")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), processUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	e, err := g.load()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = e.log.Sync() }()
+	deps, err := e.processDeps()
+	if err != nil {
+		return err
+	}
+	deps.only = splitList(*only)
+	if *atLeastOnce {
+		fmt.Fprintln(os.Stderr, "provbus process: --at-least-once: transactions OFF, outputs may be duplicated")
+		deps.runner = append(deps.runner, stream.WithMode(stream.AtLeastOnce))
+	}
+	if *txnTimeout > 0 {
+		deps.runner = append(deps.runner, stream.WithTransactionTimeout(*txnTimeout))
+	}
+	if *sessionTimeout > 0 {
+		deps.runner = append(deps.runner, stream.WithGroupTimeouts(*sessionTimeout, 2**sessionTimeout+10*time.Second))
+	}
+	return runProcessors(ctx, deps)
+}
+
+// processDeps builds the processors' dependencies from e; provbus process
+// and provbus dev share it.
+func (e *env) processDeps() (processDeps, error) {
+	kopts, err := kclient.Opts(e.cfg.Kafka, e.log)
+	if err != nil {
+		return processDeps{}, err
+	}
+	reg, err := e.registryClient()
+	if err != nil {
+		return processDeps{}, err
+	}
+	return processDeps{cfg: e.cfg, log: e.log, catalog: e.catalog, kafka: kopts, registry: reg}, nil
+}

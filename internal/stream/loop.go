@@ -1,0 +1,278 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/schemas"
+)
+
+// loop is one Run: the client, the partitions whose state is loaded and the
+// input positions.
+type loop struct {
+	r     *Runner
+	txnID string
+	sess  *kgo.GroupTransactSession // nil in AtLeastOnce mode
+	cl    *kgo.Client
+	out   *Output
+	raw   map[string]bool
+
+	have     map[int32]bool
+	pos      map[partKey]int64 // next input offset to process
+	tail     *tail
+	tailNext map[partKey]int64
+	dirty    bool // own state no longer matches the last commit
+	lastTick time.Time
+	// pendingSince is when AtLeastOnce mode first left offsets
+	// uncommitted.
+	pendingSince time.Time
+	ev           schemas.Event
+}
+
+func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
+	l := &loop{r: r, have: map[int32]bool{}, pos: map[partKey]int64{}, tailNext: map[partKey]int64{}, raw: map[string]bool{}}
+	for _, in := range r.spec.Inputs {
+		l.raw[in.Topic] = in.Raw
+	}
+	opts := r.clientOpts()
+	switch r.mode {
+	case AtLeastOnce:
+		cl, err := kgo.NewClient(append(opts, kgo.DisableAutoCommit())...)
+		if err != nil {
+			return nil, fmt.Errorf("stream: client: %w", err)
+		}
+		l.cl = cl
+		l.out = &Output{prod: cl}
+	default:
+		l.txnID = r.txnPrefix + randomSuffix()
+		sess, err := kgo.NewGroupTransactSession(append(opts,
+			kgo.TransactionalID(l.txnID),
+			kgo.TransactionTimeout(r.txnTimeout),
+		)...)
+		if err != nil {
+			return nil, fmt.Errorf("stream: transact session: %w", err)
+		}
+		l.sess, l.cl = sess, sess.Client()
+		l.out = &Output{prod: sess}
+	}
+	l.out.codec, l.out.parts = r.codec, parts
+	return l, nil
+}
+
+func (l *loop) close() {
+	if l.tail != nil {
+		l.tail.stop()
+	}
+	if l.sess != nil {
+		l.sess.Close()
+	} else {
+		l.cl.Close()
+	}
+}
+
+func (l *loop) poll(ctx context.Context) kgo.Fetches {
+	pctx, cancel := context.WithTimeout(ctx, l.r.tickInterval)
+	defer cancel()
+	if l.sess != nil {
+		return l.sess.PollRecords(pctx, l.r.maxPoll)
+	}
+	return l.cl.PollRecords(pctx, l.r.maxPoll)
+}
+
+func (l *loop) run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := l.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		fs := l.poll(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fatal error
+		fs.EachError(func(t string, p int32, err error) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			case errors.Is(err, kgo.ErrClientClosed):
+				fatal = err
+			default:
+				l.r.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
+			}
+		})
+		if fatal != nil {
+			return fmt.Errorf("stream: %w", fatal)
+		}
+		// The assignment may have changed while polling: load state for
+		// new partitions before any of their records is processed.
+		if err := l.sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := l.maybeCommit(ctx); err != nil {
+			return err
+		}
+		tick := l.tickDue()
+		if fs.NumRecords() == 0 && (tick == nil || tick.CaughtUp == nil) {
+			continue
+		}
+		err := l.batch(ctx, fs, tick)
+		switch {
+		case err == nil:
+			backoff = 0
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errFatal):
+			return err
+		default:
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			l.r.log.Warn("transaction aborted; retrying", zap.Error(err), zap.Duration("backoff", backoff))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+		}
+	}
+}
+
+// atLeastOnceCommit is the offset commit interval of AtLeastOnce mode.
+const atLeastOnceCommit = time.Second
+
+// errFatal marks errors Run returns instead of retrying.
+var errFatal = errors.New("fatal")
+
+// batch processes one poll as one transaction.
+func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
+	if l.sess != nil {
+		if err := l.sess.Begin(); err != nil {
+			return fmt.Errorf("%w: stream: begin transaction: %w", errFatal, err)
+		}
+	}
+	l.out.reset(ctx, time.Now())
+	err := l.processAll(ctx, fs)
+	if err == nil && tick != nil {
+		if tk, ok := l.r.proc.(Ticker); ok {
+			err = tk.Tick(ctx, *tick, l.out)
+		}
+	}
+	if l.sess == nil {
+		return l.commitAtLeastOnce(ctx, err)
+	}
+	if err == nil {
+		if ferr := l.cl.Flush(ctx); ferr != nil {
+			err = ferr
+		} else {
+			err = l.out.err()
+		}
+	}
+	how := kgo.TryCommit
+	if err != nil {
+		how = kgo.TryAbort
+	}
+	committed, endErr := l.sess.End(ctx, how)
+	if committed && endErr == nil {
+		return nil
+	}
+	// Nothing of this poll is visible; the session rewound the inputs.
+	// The processor's state saw the poll, so reload it from the
+	// changelogs and the positions from the group.
+	l.dirty = true
+	if err == nil {
+		err = endErr
+	}
+	if err == nil {
+		err = errors.New("transaction not committed (rebalance)")
+	}
+	return err
+}
+
+func (l *loop) commitAtLeastOnce(ctx context.Context, err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: at-least-once mode cannot rewind: %w", errFatal, err)
+	}
+	if err := l.cl.Flush(ctx); err != nil {
+		return err
+	}
+	if err := l.out.err(); err != nil {
+		return fmt.Errorf("%w: produce: %w", errFatal, err)
+	}
+	// Like a plain consumer's auto-commit, offsets are committed after the
+	// produce, atLeastOnceCommit after the first uncommitted poll: a crash
+	// in between replays (duplicates) up to that much output — what the
+	// negative twin is for.
+	if l.pendingSince.IsZero() {
+		l.pendingSince = time.Now()
+	}
+	return l.maybeCommit(ctx)
+}
+
+// maybeCommit commits AtLeastOnce offsets once they have waited
+// atLeastOnceCommit.
+func (l *loop) maybeCommit(ctx context.Context) error {
+	if l.sess != nil || l.pendingSince.IsZero() || time.Since(l.pendingSince) < atLeastOnceCommit {
+		return nil
+	}
+	l.pendingSince = time.Time{}
+	if err := l.cl.CommitUncommittedOffsets(ctx); err != nil {
+		return fmt.Errorf("%w: commit offsets: %w", errFatal, err)
+	}
+	return nil
+}
+
+// processAll decodes each record once and runs the processor on it.
+func (l *loop) processAll(ctx context.Context, fs kgo.Fetches) error {
+	var err error
+	failedAt := ""
+	fs.EachRecord(func(rec *kgo.Record) {
+		if err != nil {
+			return
+		}
+		in := Record{Raw: rec}
+		if !l.raw[rec.Topic] {
+			if _, derr := l.r.codec.Decode(ctx, rec.Value, &l.ev); derr != nil {
+				if reason := classify(derr); reason != "" {
+					if failedAt == "" {
+						failedAt = l.out.now.UTC().Format(time.RFC3339)
+					}
+					err = l.out.Record(records.DLQ(rec, l.r.spec.Group, reason, derr, failedAt), rec.Key)
+					l.advance(rec)
+					return
+				}
+				err = fmt.Errorf("decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, derr)
+				return
+			}
+			in.Event = &l.ev
+		}
+		if perr := l.r.proc.Process(ctx, &in, l.out); perr != nil {
+			reason := classify(perr)
+			if reason == "" {
+				err = fmt.Errorf("process %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, perr)
+				return
+			}
+			if failedAt == "" {
+				failedAt = l.out.now.UTC().Format(time.RFC3339)
+			}
+			err = l.out.Record(records.DLQ(rec, l.r.spec.Group, reason, perr, failedAt), rec.Key)
+		}
+		l.advance(rec)
+	})
+	return err
+}
+
+func (l *loop) advance(rec *kgo.Record) {
+	l.pos[partKey{rec.Topic, rec.Partition}] = rec.Offset + 1
+}

@@ -1,0 +1,140 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/provbus/provbus/schemas"
+)
+
+// slabSize is the size of the byte slabs encoded values are appended to:
+// one allocation serves hundreds of records, and a slab is never reused
+// while a record may still point into it (the GC frees it after the
+// produce), so buffers are shared without copying.
+const slabSize = 256 << 10
+
+// producer is the part of the client Output writes to: the transact
+// session in ExactlyOnce mode, the plain client in AtLeastOnce mode.
+type producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// Output collects the records of one poll. Every record is produced
+// asynchronously at once (memory stays bounded by the client's
+// MaxBufferedRecords, so a 100 000-account fan-out streams) and is part of
+// the poll's transaction.
+type Output struct {
+	ctx   context.Context
+	prod  producer
+	codec *schemas.Codec
+	parts map[string]int32
+	now   time.Time
+
+	slab []byte
+
+	mu       sync.Mutex
+	firstErr error
+	produced int
+}
+
+var keyPartitioner = kgo.StickyKeyPartitioner(nil).ForTopic("")
+
+// PartitionOf returns the partition Kafka's default partitioner (murmur2,
+// as Java and librdkafka) gives key among n partitions.
+func PartitionOf(key []byte, n int32) int32 {
+	return int32(keyPartitioner.Partition(&kgo.Record{Key: key}, int(n)))
+}
+
+// Event encodes ev for topic (the topic must be in Spec.Outputs and
+// prepared with records.Use) and produces it keyed by key, partitioned by
+// the key, with the event_type, source and origin headers.
+func (o *Output) Event(topic, key string, ev *schemas.Event) error {
+	if len(o.slab) > slabSize-4096 {
+		o.slab = make([]byte, 0, slabSize)
+	}
+	start := len(o.slab)
+	buf, err := o.codec.Encode(o.slab, topic, ev)
+	if err != nil {
+		return err
+	}
+	// Full slice expression: a later append must not grow into this value.
+	value := buf[start:len(buf):len(buf)]
+	o.slab = buf
+	r := &kgo.Record{
+		Topic: topic,
+		Key:   []byte(key),
+		Value: value,
+		Headers: []kgo.RecordHeader{
+			{Key: schemas.HeaderEventType, Value: []byte(ev.EventType)},
+			{Key: schemas.HeaderSource, Value: []byte(ev.Source)},
+			{Key: schemas.HeaderOrigin, Value: []byte(ev.Origin)},
+		},
+	}
+	return o.Record(r, r.Key)
+}
+
+// Record produces r partitioned by partitionKey (Kafka's default
+// partitioning of that key), which may differ from r.Key: membership rows
+// keyed "<customer>/<account>" are placed by the customer.
+func (o *Output) Record(r *kgo.Record, partitionKey []byte) error {
+	n, ok := o.parts[r.Topic]
+	if !ok {
+		return fmt.Errorf("stream: topic %s is not in Spec.Outputs", r.Topic)
+	}
+	return o.RecordTo(r, PartitionOf(partitionKey, n))
+}
+
+// RecordTo produces r to an explicit partition, e.g. a changelog record to
+// the partition of the input it belongs to.
+func (o *Output) RecordTo(r *kgo.Record, partition int32) error {
+	n, ok := o.parts[r.Topic]
+	if !ok {
+		return fmt.Errorf("stream: topic %s is not in Spec.Outputs", r.Topic)
+	}
+	if partition < 0 || partition >= n {
+		return fmt.Errorf("stream: partition %d out of range for %s (%d partitions)", partition, r.Topic, n)
+	}
+	r.Partition = partition
+	o.produced++
+	o.prod.Produce(o.ctx, r, o.promise)
+	return nil
+}
+
+// Partitions returns the partition count of an output topic (0 if it is not
+// in Spec.Outputs).
+func (o *Output) Partitions(topic string) int32 { return o.parts[topic] }
+
+// Now is the time the poll started; processors stamp records with it so a
+// poll is deterministic within itself.
+func (o *Output) Now() time.Time { return o.now }
+
+func (o *Output) promise(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	o.mu.Lock()
+	if o.firstErr == nil {
+		o.firstErr = err
+	}
+	o.mu.Unlock()
+}
+
+// err returns the first produce failure of the poll.
+func (o *Output) err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.firstErr
+}
+
+func (o *Output) reset(ctx context.Context, now time.Time) {
+	o.ctx = ctx
+	o.now = now
+	o.produced = 0
+	o.mu.Lock()
+	o.firstErr = nil
+	o.mu.Unlock()
+}

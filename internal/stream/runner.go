@@ -1,0 +1,218 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/schemas"
+)
+
+// Runner runs one Processor as a member of its consumer group.
+type Runner struct {
+	proc  Processor
+	spec  Spec
+	kopts []kgo.Opt
+	codec *schemas.Codec
+	log   *zap.Logger
+	adm   *kadm.Client
+	admCl *kgo.Client
+
+	mode         Mode
+	txnPrefix    string
+	txnTimeout   time.Duration
+	tickInterval time.Duration
+	maxPoll      int
+	session      time.Duration
+	rebalance    time.Duration
+
+	mu      sync.Mutex
+	wanted  map[int32]bool // assignment as the group callbacks report it
+	revoked map[int32]bool // revoked since the last sync: their state is stale
+}
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithKafka sets the connection options (kclient.Opts). Required.
+func WithKafka(opts ...kgo.Opt) Option {
+	return func(r *Runner) { r.kopts = append(r.kopts, opts...) }
+}
+
+// WithCodec sets the codec inputs are decoded and outputs encoded with.
+// Required.
+func WithCodec(c *schemas.Codec) Option { return func(r *Runner) { r.codec = c } }
+
+// WithLogger sets the logger (default: no logging).
+func WithLogger(l *zap.Logger) Option { return func(r *Runner) { r.log = l } }
+
+// WithMode selects the guarantee (default ExactlyOnce). AtLeastOnce is for
+// negative-twin tests only.
+func WithMode(m Mode) Option { return func(r *Runner) { r.mode = m } }
+
+// WithTransactionalIDPrefix sets the prefix of the transactional id
+// (default "<group>-"); a random suffix is added per start, because
+// reusing an id after a crash can hide later commits, and KIP-447 fencing
+// through the group needs no stable id.
+func WithTransactionalIDPrefix(p string) Option { return func(r *Runner) { r.txnPrefix = p } }
+
+// WithTransactionTimeout sets how long the broker lets a transaction stay
+// open before aborting it (default 60 s: a 100 000-account fan-out fits
+// with room to spare, and a hung member is fenced within a minute).
+func WithTransactionTimeout(d time.Duration) Option { return func(r *Runner) { r.txnTimeout = d } }
+
+// WithTickInterval sets how often, at most, the runner lists end offsets
+// for Tick.CaughtUp and how long a poll waits when nothing arrives
+// (default 250 ms).
+func WithTickInterval(d time.Duration) Option { return func(r *Runner) { r.tickInterval = d } }
+
+// WithMaxPollRecords caps the records per poll, hence per transaction
+// (default 10 000).
+func WithMaxPollRecords(n int) Option { return func(r *Runner) { r.maxPoll = n } }
+
+// WithGroupTimeouts sets the group session and rebalance timeouts (default
+// kgo's 45 s and 60 s). Tests shorten them so a killed member's partitions
+// move quickly.
+func WithGroupTimeouts(session, rebalance time.Duration) Option {
+	return func(r *Runner) { r.session, r.rebalance = session, rebalance }
+}
+
+// New returns a runner for p. It does not connect; Run does.
+func New(p Processor, opts ...Option) (*Runner, error) {
+	r := &Runner{
+		proc: p, spec: p.Spec(), log: zap.NewNop(),
+		txnTimeout: 60 * time.Second, tickInterval: 250 * time.Millisecond, maxPoll: 10000,
+		wanted: map[int32]bool{}, revoked: map[int32]bool{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	switch {
+	case r.spec.Group == "":
+		return nil, errors.New("stream: Spec.Group is empty")
+	case len(r.spec.Inputs) == 0:
+		return nil, fmt.Errorf("stream: group %s has no inputs", r.spec.Group)
+	case len(r.kopts) == 0:
+		return nil, fmt.Errorf("stream: group %s: WithKafka is required", r.spec.Group)
+	case r.codec == nil:
+		return nil, fmt.Errorf("stream: group %s: WithCodec is required", r.spec.Group)
+	}
+	for _, t := range r.spec.Tables {
+		if t.Apply == nil || t.Drop == nil {
+			return nil, fmt.Errorf("stream: group %s: table %s needs Apply and Drop", r.spec.Group, t.Changelog)
+		}
+	}
+	if r.txnPrefix == "" {
+		r.txnPrefix = r.spec.Group + "-"
+	}
+	r.log = r.log.With(zap.String("group", r.spec.Group))
+	return r, nil
+}
+
+// Group returns the processor's consumer group id.
+func (r *Runner) Group() string { return r.spec.Group }
+
+// Run consumes until ctx is cancelled (then it returns nil) or a fatal
+// error occurs. It checks the topics first and refuses to start when they
+// are missing or not co-partitioned (ErrCoPartitioning).
+func (r *Runner) Run(ctx context.Context) error {
+	admCl, err := kgo.NewClient(r.kopts...)
+	if err != nil {
+		return fmt.Errorf("stream: admin client: %w", err)
+	}
+	defer admCl.Close()
+	r.adm = kadm.NewClient(admCl)
+	parts, _, err := checkTopics(ctx, r.adm, r.spec)
+	if err != nil {
+		return err
+	}
+	l, err := r.newLoop(parts)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	r.log.Info("processor started", zap.Stringer("mode", r.mode), zap.String("transactional_id", l.txnID))
+	return l.run(ctx)
+}
+
+func (r *Runner) clientOpts() []kgo.Opt {
+	topics := make([]string, 0, len(r.spec.Inputs))
+	for _, in := range r.spec.Inputs {
+		topics = append(topics, in.Topic)
+	}
+	opts := append(append([]kgo.Opt(nil), r.kopts...),
+		kgo.ConsumerGroup(r.spec.Group),
+		kgo.ConsumeTopics(topics...),
+		// Range assigns partition p of every input to the same member
+		// (equal counts are checked), so co-partitioned inputs share
+		// one state partition.
+		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(r.onAssigned),
+		kgo.OnPartitionsRevoked(r.onRevoked),
+		kgo.OnPartitionsLost(r.onLost),
+	)
+	if r.session > 0 {
+		opts = append(opts, kgo.SessionTimeout(r.session), kgo.HeartbeatInterval(r.session/5))
+	}
+	if r.rebalance > 0 {
+		opts = append(opts, kgo.RebalanceTimeout(r.rebalance))
+	}
+	return opts
+}
+
+func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ps := range m {
+		for _, p := range ps {
+			r.wanted[p] = true
+		}
+	}
+}
+
+func (r *Runner) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ps := range m {
+		for _, p := range ps {
+			delete(r.wanted, p)
+			r.revoked[p] = true
+		}
+	}
+}
+
+func (r *Runner) onLost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	r.onRevoked(ctx, cl, m)
+}
+
+// assignment returns the wanted partitions and those whose state must be
+// reloaded because they were revoked since the last call.
+func (r *Runner) assignment() (wanted []int32, stale map[int32]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.wanted {
+		wanted = append(wanted, p)
+	}
+	sort.Slice(wanted, func(i, j int) bool { return wanted[i] < wanted[j] })
+	stale, r.revoked = r.revoked, map[int32]bool{}
+	return wanted, stale
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

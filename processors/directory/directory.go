@@ -1,0 +1,258 @@
+// Package directory keeps who owns each PortaBilling account — the
+// account → customer and account → product relation — as a foreign-key
+// join the dispatchers can use (design §4).
+//
+// Facts come from account events that carry i_customer / i_product
+// (Account/New, Account/Product/Changed, …) and from directory snapshots
+// (`provbus import directory`). The account table is keyed and partitioned
+// by account, like portabilling.account, with its changelog in
+// provbus.directory.accounts. Every change of owner or closed mark is
+// re-keyed "<owner>/<account>" and written to the membership changelogs
+// provbus.directory.customer-members and provbus.directory.product-members,
+// partitioned by the owner like portabilling.customer and
+// portabilling.product, so the dispatcher that owns a customer partition
+// also owns that customer's memberships.
+//
+// The directory also writes watermarks into every membership partition:
+// "wm/<account partition>" = a time such that every account fact with an
+// earlier timestamp has been applied. A dispatcher waits for them before it
+// fans a customer event out, so an account created before the customer
+// event is always in its fan-out (see docs/processing.md).
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/provbus/provbus/internal/stream"
+)
+
+// Topics and group of the directory. Names are contracts: changing one
+// loses the state kept under it.
+const (
+	Group              = "provbus-directory"
+	TopicAccounts      = "portabilling.account"
+	TopicSnapshot      = "provbus.directory.snapshot"
+	TopicAccountTable  = "provbus.directory.accounts"
+	TopicCustomerTable = "provbus.directory.customer-members"
+	TopicProductTable  = "provbus.directory.product-members"
+
+	watermarkPrefix = "wm/"
+)
+
+// Event types that change an account's closed mark.
+const (
+	typeNew    = "Account/New"
+	typeClosed = "Account/Status/Closed"
+)
+
+// DefaultSkew is how far behind the newest applied fact a watermark stays,
+// so facts timestamped slightly out of order (several ingest instances,
+// clock skew, produce retries) are still covered.
+const DefaultSkew = 250 * time.Millisecond
+
+// Directory is the directory processor.
+type Directory struct {
+	skew   time.Duration
+	tables map[int32]map[int64]Row // input partition → account → row
+	maxTS  map[int32]int64         // input partition → newest fact timestamp applied (ms)
+	wm     map[int32]int64         // input partition → last watermark written (ms)
+}
+
+// New returns a directory processor whose watermarks trail the newest fact
+// by skew (0 = DefaultSkew).
+func New(skew time.Duration) *Directory {
+	if skew <= 0 {
+		skew = DefaultSkew
+	}
+	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}}
+}
+
+// Spec implements stream.Processor.
+func (d *Directory) Spec() stream.Spec {
+	return stream.Spec{
+		Group:         Group,
+		Inputs:        []stream.Input{{Topic: TopicAccounts}, {Topic: TopicSnapshot, Raw: true}},
+		Outputs:       []string{TopicAccountTable, TopicCustomerTable, TopicProductTable},
+		CoPartitioned: []string{TopicCustomerTable, TopicProductTable},
+		Tables: []stream.Table{{
+			Changelog: TopicAccountTable,
+			Apply:     d.restore,
+			Drop:      d.drop,
+		}},
+	}
+}
+
+// Snapshot is the JSON value of a provbus.directory.snapshot record.
+type Snapshot struct {
+	Account  int64  `json:"i_account"`
+	Customer *int64 `json:"i_customer"`
+	Product  *int64 `json:"i_product"`
+	Closed   *bool  `json:"closed,omitempty"`
+}
+
+// Process implements stream.Processor.
+func (d *Directory) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
+	var f Fact
+	switch in.Raw.Topic {
+	case TopicSnapshot:
+		var s Snapshot
+		if err := json.Unmarshal(in.Raw.Value, &s); err != nil {
+			return stream.Poison("invalid", fmt.Errorf("directory snapshot: %w", err))
+		}
+		if s.Account == 0 {
+			return stream.Poison("invalid", fmt.Errorf("directory snapshot without i_account"))
+		}
+		f = Fact{Account: s.Account, Customer: s.Customer, Product: s.Product, Closed: s.Closed}
+	default:
+		ev := in.Event
+		if ev.IAccount == nil {
+			return nil // nothing to learn about membership
+		}
+		f = Fact{Account: *ev.IAccount, Customer: ev.ICustomer, Product: ev.IProduct}
+		switch ev.EventType {
+		case typeClosed:
+			f.Closed = ptr(true)
+		case typeNew:
+			f.Closed = ptr(false)
+		}
+	}
+	p := in.Raw.Partition
+	if ts := in.Raw.Timestamp.UnixMilli(); ts > d.maxTS[p] {
+		d.maxTS[p] = ts
+	}
+	table := d.tables[p]
+	if table == nil {
+		table = map[int64]Row{}
+		d.tables[p] = table
+	}
+	old := table[f.Account]
+	row, changes := Apply(old, f)
+	if len(changes) == 0 && row == old {
+		return nil
+	}
+	table[f.Account] = row
+	key := []byte(strconv.FormatInt(f.Account, 10))
+	value, _ := json.Marshal(row) // a struct of ints and a bool cannot fail
+	if err := out.RecordTo(&kgo.Record{Topic: TopicAccountTable, Key: key, Value: value}, p); err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if err := out.Record(memberRecord(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberRecord builds the changelog record of a membership change and the
+// key it is partitioned by (the owner, like the owner's domain topic).
+func memberRecord(c Change) (*kgo.Record, []byte) {
+	topic := TopicCustomerTable
+	if c.Kind == ProductMembers {
+		topic = TopicProductTable
+	}
+	owner := strconv.FormatInt(c.Owner, 10)
+	r := &kgo.Record{Topic: topic, Key: []byte(owner + "/" + strconv.FormatInt(c.Account, 10))}
+	if !c.Leave {
+		r.Value = []byte(`{"closed":false}`)
+		if c.Closed {
+			r.Value = []byte(`{"closed":true}`)
+		}
+	}
+	return r, []byte(owner)
+}
+
+// Tick writes watermarks. A partition's watermark is the newest fact
+// applied minus the skew, or — when the partition is caught up with its log
+// end — the time before the end was read minus the skew, so idle
+// partitions do not hold the dispatchers back.
+func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) error {
+	if t.CaughtUp == nil {
+		return nil // not due: watermarks at most once per tick interval
+	}
+	caught := map[int32]int{}
+	for _, ps := range t.CaughtUp {
+		for _, p := range ps {
+			caught[p]++
+		}
+	}
+	skew := d.skew.Milliseconds()
+	for _, p := range t.Assigned {
+		cand := d.maxTS[p] - skew
+		if caught[p] == len(d.Spec().Inputs) { // caught up on every input
+			cand = max(cand, t.Now.UnixMilli()-skew)
+		}
+		if cand <= d.wm[p] {
+			continue
+		}
+		d.wm[p] = cand
+		key := []byte(watermarkPrefix + strconv.Itoa(int(p)))
+		value := []byte(strconv.FormatInt(cand, 10))
+		for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
+			for mp := int32(0); mp < out.Partitions(topic); mp++ {
+				if err := out.RecordTo(&kgo.Record{Topic: topic, Key: key, Value: value}, mp); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Directory) restore(p int32, r *kgo.Record) error {
+	account, err := strconv.ParseInt(string(r.Key), 10, 64)
+	if err != nil {
+		return fmt.Errorf("account table key %q: %w", r.Key, err)
+	}
+	table := d.tables[p]
+	if table == nil {
+		table = map[int64]Row{}
+		d.tables[p] = table
+	}
+	if r.Value == nil {
+		delete(table, account)
+		return nil
+	}
+	var row Row
+	if err := json.Unmarshal(r.Value, &row); err != nil {
+		return fmt.Errorf("account table %d: %w", account, err)
+	}
+	table[account] = row
+	return nil
+}
+
+func (d *Directory) drop(p int32) {
+	delete(d.tables, p)
+	delete(d.maxTS, p)
+	delete(d.wm, p)
+}
+
+// Lookup returns the row of account in input partition p (for tests and
+// tools).
+func (d *Directory) Lookup(p int32, account int64) (Row, bool) {
+	r, ok := d.tables[p][account]
+	return r, ok
+}
+
+func parseMemberKey(key string) (owner, account int64, err error) {
+	o, a, ok := strings.Cut(key, "/")
+	if ok {
+		owner, err = strconv.ParseInt(o, 10, 64)
+		if err == nil {
+			account, err = strconv.ParseInt(a, 10, 64)
+		}
+	}
+	if !ok || err != nil {
+		return 0, 0, fmt.Errorf("membership key %q: want <owner>/<account>", key)
+	}
+	return owner, account, nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,117 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/provbus/provbus/internal/stream"
+	"github.com/provbus/provbus/topology"
+)
+
+// Stream plugs the router into the shared runner (internal/stream): Process
+// de-duplicates and fans out each decoded input, Tick writes the poll's
+// de-duplication changelog records into the same transaction, and the
+// runner restores the state from ChangelogTopic on assignment (and after
+// an aborted transaction, which is why Tick may treat its changes as
+// committed: an abort drops and restores them).
+type Stream struct {
+	cat  *topology.Catalog
+	core *Processor
+
+	// mu guards the state: Process and Tick run on the runner's loop, but
+	// a restore may run from its rebalance callbacks.
+	mu      sync.Mutex
+	outs    []Out
+	changes []Change
+}
+
+// NewStream returns the router as a stream.Processor, remembering routed
+// event ids for window (process.dedup_window; ≤ 0 disables de-duplication,
+// for negative-twin tests only).
+func NewStream(cat *topology.Catalog, window time.Duration, opts ...Option) *Stream {
+	return &Stream{cat: cat, core: NewProcessor(cat, window, opts...)}
+}
+
+// Spec declares the router's group, inputs (every domain topic and
+// portabilling.account.inherited), outputs (every handler topic) and its
+// de-duplication table.
+func (s *Stream) Spec() stream.Spec {
+	var in []stream.Input
+	for _, t := range Inputs(s.cat) {
+		in = append(in, stream.Input{Topic: t})
+	}
+	return stream.Spec{
+		Group:         GroupID,
+		Inputs:        in,
+		Outputs:       append(Outputs(s.cat), ChangelogTopic),
+		CoPartitioned: []string{ChangelogTopic},
+		Tables: []stream.Table{{
+			Changelog: ChangelogTopic,
+			Apply:     s.apply,
+			Drop:      s.drop,
+		}},
+	}
+}
+
+// Process routes one decoded input record.
+func (s *Stream) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tp := Partition{Topic: in.Raw.Topic, Partition: in.Raw.Partition}
+	var err error
+	s.outs, err = s.core.Process(s.outs[:0], tp, in.Raw.Key, in.Raw.Timestamp, in.Event)
+	if errors.Is(err, ErrUnroutable) {
+		return stream.Poison("unroutable", err)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range s.outs {
+		o := &s.outs[i]
+		if err := out.Event(o.Topic, string(o.Key), o.Event); err != nil {
+			return err
+		}
+	}
+	clear(s.outs) // do not pin the decoded event until the next record
+	return nil
+}
+
+// Tick writes the poll's de-duplication changes to the changelog partition
+// of their input partition, inside the poll's transaction.
+func (s *Stream) Tick(_ context.Context, _ stream.Tick, out *stream.Output) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changes = s.core.Dedup.Changes(s.changes[:0])
+	for _, c := range s.changes {
+		r := &kgo.Record{Topic: ChangelogTopic, Key: c.Key, Value: c.Value}
+		if err := out.RecordTo(r, c.Partition); err != nil {
+			return err
+		}
+	}
+	s.core.Dedup.Commit()
+	return nil
+}
+
+func (s *Stream) apply(_ int32, r *kgo.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.core.Dedup.Restore(r.Key, r.Value)
+	if errors.Is(err, ErrBadChangelog) {
+		// A record this version cannot read costs at most a duplicate
+		// delivery; refusing to start over it would stop all routing.
+		return nil
+	}
+	return err
+}
+
+func (s *Stream) drop(partition int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Partition p of the changelog holds input partition p of every input
+	// topic, so all of them go.
+	s.core.Dedup.RevokePartition(partition)
+}

@@ -1,0 +1,225 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/internal/stream"
+	"github.com/provbus/provbus/processors/directory"
+	"github.com/provbus/provbus/processors/dispatch"
+	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
+)
+
+// procTopics are the topics the directory and the dispatchers touch; the
+// state topics are compacted.
+var procTopics = map[string]bool{
+	directory.TopicAccounts: false, dispatch.TopicCustomer: false, dispatch.TopicProduct: false,
+	dispatch.TopicInherited: false, schemas.DLQTopic: false,
+	directory.TopicSnapshot: true, directory.TopicAccountTable: true,
+	directory.TopicCustomerTable: true, directory.TopicProductTable: true,
+}
+
+// pcluster is an embedded broker and registry with the processors' topics.
+type pcluster struct {
+	t       testing.TB
+	emb     *embedded.Cluster
+	brokers string
+	codec   *schemas.Codec
+	reg     *sr.Client
+	cl      *kgo.Client
+	cat     *topology.Catalog
+}
+
+func startPCluster(t testing.TB, partitions int32) *pcluster {
+	t.Helper()
+	ctx := context.Background()
+	emb, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
+		Broker: true, Registry: true, Partitions: int(partitions)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	c := &pcluster{t: t, emb: emb, brokers: strings.Join(emb.Brokers(), ",")}
+	c.cl, err = kgo.NewClient(kgo.SeedBrokers(emb.Brokers()...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.cl.Close)
+	adm := kadm.NewClient(c.cl)
+	for topic, compact := range procTopics {
+		cfg := map[string]*string{}
+		if compact {
+			v := "compact"
+			cfg["cleanup.policy"] = &v
+		}
+		if _, err := adm.CreateTopic(ctx, partitions, 1, cfg, topic); err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+	}
+	c.reg, err = sr.NewClient(sr.URLs(emb.RegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.codec = schemas.NewCodec(c.reg)
+	if err := records.Use(ctx, c.codec, directory.TopicAccounts, dispatch.TopicCustomer, dispatch.TopicProduct, dispatch.TopicInherited); err != nil {
+		t.Fatal(err)
+	}
+	if c.cat, err = topology.Default(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func id(v int64) *int64 { return &v }
+
+func accountNew(account, customer, product int64) *schemas.Event {
+	return &schemas.Event{EventID: fmt.Sprintf("acc-new-%d", account), Source: "portabilling", EventType: "Account/New",
+		Origin: schemas.OriginDirect, IAccount: id(account), ICustomer: id(customer), IProduct: id(product),
+		OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: "{}", Attributes: map[string]string{}}
+}
+
+func customerEvent(eventID, typ string, customer int64) *schemas.Event {
+	return &schemas.Event{EventID: eventID, Source: "portabilling", EventType: typ, Origin: schemas.OriginDirect,
+		ICustomer: id(customer), OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: "{}", Attributes: map[string]string{}}
+}
+
+func productEvent(eventID, typ string, product int64) *schemas.Event {
+	return &schemas.Event{EventID: eventID, Source: "portabilling", EventType: typ, Origin: schemas.OriginDirect,
+		IProduct: id(product), OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: "{}", Attributes: map[string]string{}}
+}
+
+// send produces events to topic keyed by keyField, synchronously and in
+// order.
+func (c *pcluster) send(topic, keyField string, evs ...*schemas.Event) {
+	c.t.Helper()
+	rs := make([]*kgo.Record, 0, len(evs))
+	for _, ev := range evs {
+		key, _ := ev.Key(keyField)
+		r, err := records.Event(c.codec, topic, key, ev)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	if err := c.cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// runInProcess runs the directory and the dispatchers in this process
+// until the test ends or stop is called.
+func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := zap.NewNop()
+	if testing.Verbose() {
+		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	}
+	var wg sync.WaitGroup
+	for _, p := range []stream.Processor{directory.New(0), dispatch.New(c.cat, log, 0)} {
+		o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
+			stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
+		r, err := stream.New(p, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil {
+				t.Errorf("%s: %v", r.Group(), err)
+			}
+		}()
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// inherited is one record of portabilling.account.inherited, decoded.
+type inherited struct {
+	ev     schemas.Event
+	offset int64
+	part   int32
+}
+
+// readInherited reads the read_committed output from the start until want
+// records arrived and then quiet for settle, or timeout passes.
+func (c *pcluster) readInherited(want int, settle, timeout time.Duration) []inherited {
+	c.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.emb.Brokers()...), kgo.ConsumeTopics(dispatch.TopicInherited),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []inherited
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		wait := time.Until(deadline)
+		if len(out) >= want {
+			wait = settle
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			var ev schemas.Event
+			if _, err := c.codec.Decode(context.Background(), r.Value, &ev); err != nil {
+				c.t.Errorf("decode inherited: %v", err)
+				return
+			}
+			n++
+			out = append(out, inherited{ev: ev, offset: r.Offset, part: r.Partition})
+		})
+		if n == 0 && len(out) >= want {
+			break
+		}
+	}
+	return out
+}
+
+// dupCount counts event ids seen more than once and the distinct ids.
+func dupCount(evs []inherited) (dups, distinct int) {
+	seen := map[string]int{}
+	for _, e := range evs {
+		seen[e.ev.EventID]++
+	}
+	for _, n := range seen {
+		if n > 1 {
+			dups += n - 1
+		}
+	}
+	return dups, len(seen)
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// outputEnd returns the sum of the inherited topic's end offsets
+// (uncommitted records included): it moves while a processor writes.
+func (c *pcluster) outputEnd() int64 {
+	c.t.Helper()
+	ends, err := kadm.NewClient(c.cl).ListEndOffsets(context.Background(), dispatch.TopicInherited)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+	return sum
+}
