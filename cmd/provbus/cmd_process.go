@@ -124,7 +124,7 @@ func selected(only []string, group string) bool {
 func runProcess(ctx context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("process", flag.ContinueOnError)
 	atLeastOnce := fs.Bool("at-least-once", false, "TESTS ONLY: no transactions (produce, then commit offsets); duplicates on crash")
-	txnTimeout := fs.Duration("transaction-timeout", 0, "broker-side timeout of a processor transaction (default 60s)")
+	txnTimeout := fs.Duration("transaction-timeout", 0, "broker-side timeout of a processor transaction (default 15s)")
 	only := fs.String("processors", "", "comma list of processors to run: directory, dispatch, route (default all)")
 	sessionTimeout := fs.Duration("session-timeout", 0, "consumer group session timeout (default 45s); a killed instance's partitions move after it")
 	fs.Usage = func() {

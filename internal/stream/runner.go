@@ -65,9 +65,16 @@ func WithMode(m Mode) Option { return func(r *Runner) { r.mode = m } }
 // through the group needs no stable id.
 func WithTransactionalIDPrefix(p string) Option { return func(r *Runner) { r.txnPrefix = p } }
 
+// DefaultTransactionTimeout is how long the broker lets a processor's
+// transaction stay open. A transaction spans one poll (well under a second;
+// about one for a 100 000-account fan-out). Each start uses a fresh
+// transactional id, so a killed member's open transaction is only aborted
+// by this timeout, and until then read_committed readers of its output
+// partitions wait: keep it short.
+const DefaultTransactionTimeout = 15 * time.Second
+
 // WithTransactionTimeout sets how long the broker lets a transaction stay
-// open before aborting it (default 60 s: a 100 000-account fan-out fits
-// with room to spare, and a hung member is fenced within a minute).
+// open before aborting it (default DefaultTransactionTimeout).
 func WithTransactionTimeout(d time.Duration) Option { return func(r *Runner) { r.txnTimeout = d } }
 
 // WithTickInterval sets how often, at most, the runner lists end offsets
@@ -90,7 +97,7 @@ func WithGroupTimeouts(session, rebalance time.Duration) Option {
 func New(p Processor, opts ...Option) (*Runner, error) {
 	r := &Runner{
 		proc: p, spec: p.Spec(), log: zap.NewNop(),
-		txnTimeout: 60 * time.Second, tickInterval: 250 * time.Millisecond, maxPoll: 10000,
+		txnTimeout: DefaultTransactionTimeout, tickInterval: 250 * time.Millisecond, maxPoll: 10000,
 		wanted: map[int32]bool{}, revoked: map[int32]bool{},
 	}
 	for _, o := range opts {

@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/provbus/provbus/internal/stream"
+	"github.com/provbus/provbus/topology"
 )
 
 // Topics and group of the directory. Names are contracts: changing one
@@ -38,10 +39,10 @@ import (
 const (
 	Group              = "provbus-directory"
 	TopicAccounts      = "portabilling.account"
-	TopicSnapshot      = "provbus.directory.snapshot"
-	TopicAccountTable  = "provbus.directory.accounts"
-	TopicCustomerTable = "provbus.directory.customer-members"
-	TopicProductTable  = "provbus.directory.product-members"
+	TopicSnapshot      = topology.TopicDirectorySnapshot
+	TopicAccountTable  = topology.TopicDirectoryAccounts
+	TopicCustomerTable = topology.TopicCustomerMembers
+	TopicProductTable  = topology.TopicProductMembers
 
 	watermarkPrefix = "wm/"
 )
@@ -57,12 +58,20 @@ const (
 // clock skew, produce retries) are still covered.
 const DefaultSkew = 250 * time.Millisecond
 
+// IdleHeartbeat is how often a caught-up partition with no new facts
+// advances its watermark. Every watermark is written to every membership
+// partition, so an idle directory writing on every tick would produce
+// about a thousand records a second; once a second bounds the extra wait
+// of a customer event on an idle system to about a second.
+const IdleHeartbeat = time.Second
+
 // Directory is the directory processor.
 type Directory struct {
 	skew   time.Duration
 	tables map[int32]map[int64]Row // input partition → account → row
 	maxTS  map[int32]int64         // input partition → newest fact timestamp applied (ms)
 	wm     map[int32]int64         // input partition → last watermark written (ms)
+	wrote  map[int32]time.Time     // input partition → when it was written
 }
 
 // New returns a directory processor whose watermarks trail the newest fact
@@ -71,7 +80,7 @@ func New(skew time.Duration) *Directory {
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
-	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}}
+	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}, wrote: map[int32]time.Time{}}
 }
 
 // Spec implements stream.Processor.
@@ -186,13 +195,15 @@ func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) e
 	skew := d.skew.Milliseconds()
 	for _, p := range t.Assigned {
 		cand := d.maxTS[p] - skew
-		if caught[p] == len(d.Spec().Inputs) { // caught up on every input
-			cand = max(cand, t.Now.UnixMilli()-skew)
+		newFacts := cand > d.wm[p]
+		if caught[p] == len(d.Spec().Inputs) && (newFacts || t.Now.Sub(d.wrote[p]) >= IdleHeartbeat) {
+			cand = max(cand, t.Now.UnixMilli()-skew) // caught up on every input
 		}
 		if cand <= d.wm[p] {
 			continue
 		}
 		d.wm[p] = cand
+		d.wrote[p] = t.Now
 		key := []byte(watermarkPrefix + strconv.Itoa(int(p)))
 		value := []byte(strconv.FormatInt(cand, 10))
 		for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
@@ -232,6 +243,7 @@ func (d *Directory) drop(p int32) {
 	delete(d.tables, p)
 	delete(d.maxTS, p)
 	delete(d.wm, p)
+	delete(d.wrote, p)
 }
 
 // Lookup returns the row of account in input partition p (for tests and

@@ -14,7 +14,7 @@ const GroupID = "provbus-route"
 
 // ChangelogTopic is the compacted topic holding the de-duplication state
 // (see Change). It needs as many partitions as the widest input topic.
-const ChangelogTopic = "provbus.route.dedup-changelog"
+const ChangelogTopic = topology.TopicRouteDedup
 
 // Processor is the router's pure core with its state: de-duplication in
 // front of the catalog fan-out. The runner decodes each input record once,

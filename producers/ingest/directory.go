@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/provbus/provbus/topology"
+
 	"context"
 	"encoding/csv"
 	"errors"
@@ -16,7 +18,7 @@ import (
 // (decimal UTF-8), value the JSON DirectoryRow. The directory processor
 // reads it to learn account → customer and account → product before any
 // account event carried them.
-const DirectoryTopic = "provbus.directory.snapshot"
+const DirectoryTopic = topology.TopicDirectorySnapshot
 
 // DirectoryRow is the JSON value of a DirectoryTopic record. IProduct is
 // null when the row has none.
