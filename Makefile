@@ -28,9 +28,9 @@ test-race:
 test-faults:
 	PROVBUS_LONG=1 $(GO) test -count=1 -timeout 60m -v ./test/...
 
-## test-integration: the behaviour suite against real Kafka in containers (skips without Docker)
+## test-integration: the behaviour suite on the embedded cluster and on Redpanda in a container (skips without Docker)
 test-integration:
-	PROVBUS_INTEGRATION=1 $(GO) test -count=1 -timeout 30m -v ./test/...
+	$(GO) test -count=1 -timeout 30m -v -run 'TestBehaviour' ./test/
 
 ## bench: the benchmarks
 bench:
