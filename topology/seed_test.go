@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"github.com/provbus/provbus/internal/seedtable"
 	"os"
 	"regexp"
 	"strings"
@@ -11,48 +12,16 @@ import (
 // These tests parse them independently of catalog.yaml, so a transcription
 // slip in the YAML cannot hide behind the same slip in a generator.
 
-type seedRow struct {
-	handler, event string
-	inherited      bool
-}
-
-// parseSeed000 reads the PortaBilling ESPF handler tables: a
-// "<Handler> handler events" line, four header lines, then per row a name
-// line, description lines up to one ending in "|", and a "Y |" or "|" line.
-func parseSeed000(t *testing.T) (handlers []string, rows []seedRow) {
+// parseSeed000 reads seed 000's tables with internal/seedtable, which knows
+// nothing of the catalog.
+func parseSeed000(t testing.TB) ([]string, []seedtable.Row) {
 	t.Helper()
-	data, err := os.ReadFile("testdata/seeds/000_092b1d25fc96baad.txt")
+	handlers, rows, err := seedtable.ReadFile("testdata/seeds/000_092b1d25fc96baad.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(data), "\n")
-	var handler string
-	for i := 0; i < len(lines); {
-		line := strings.TrimRight(lines[i], " \r")
-		switch {
-		case strings.HasSuffix(line, " handler events"):
-			handler = strings.TrimSuffix(line, " handler events")
-			handlers = append(handlers, handler)
-			i += 5
-			continue
-		case line == "":
-			i++
-			continue
-		}
-		if !strings.HasSuffix(line, " |") {
-			t.Fatalf("seed 000 line %d: want an event name cell, got %q", i+1, line)
-		}
-		name := strings.TrimSuffix(line, " |")
-		j := i + 1
-		for !strings.HasSuffix(strings.TrimRight(lines[j], " \r"), "|") {
-			j++
-		}
-		flag := strings.TrimSpace(lines[j+1])
-		if flag != "Y |" && flag != "|" {
-			t.Fatalf("seed 000 line %d: want a flag cell, got %q", j+2, flag)
-		}
-		rows = append(rows, seedRow{handler: handler, event: name, inherited: flag == "Y |"})
-		i = j + 2
+	if len(handlers) != 20 || len(rows) != 275 {
+		t.Fatalf("seed parse: %d handlers, %d rows; want 20, 275", len(handlers), len(rows))
 	}
 	return handlers, rows
 }
@@ -63,10 +32,10 @@ func TestSeed000EveryRow(t *testing.T) {
 	if len(handlers) != 20 || len(want) != 275 {
 		t.Fatalf("seed parse: %d handlers, %d rows; want 20, 275", len(handlers), len(want))
 	}
-	var got []seedRow
+	var got []seedtable.Row
 	for _, r := range c.Rows() {
 		if h, _ := c.Handler(r.Handler); !h.Example {
-			got = append(got, seedRow{handler: r.Handler, event: r.EventType, inherited: r.Inherited})
+			got = append(got, seedtable.Row{Handler: r.Handler, EventType: r.EventType, Inherited: r.Inherited})
 		}
 	}
 	if len(got) != len(want) {
@@ -78,23 +47,23 @@ func TestSeed000EveryRow(t *testing.T) {
 		}
 	}
 	for _, w := range want {
-		et, ok := c.Lookup(w.event)
+		et, ok := c.Lookup(w.EventType)
 		if !ok {
-			t.Errorf("%s: seed type %q does not resolve", w.handler, w.event)
+			t.Errorf("%s: seed type %q does not resolve", w.Handler, w.EventType)
 			continue
 		}
-		h, ok := c.Handler(w.handler)
+		h, ok := c.Handler(w.Handler)
 		if !ok {
-			t.Fatalf("handler %q missing", w.handler)
+			t.Fatalf("handler %q missing", w.Handler)
 		}
-		if !hasSub(h, Subscription{EventType: et.Name, Inherited: w.inherited}) {
-			t.Errorf("%s: no subscription %s inherited=%v", w.handler, et.Name, w.inherited)
+		if !hasSub(h, Subscription{EventType: et.Name, Inherited: w.Inherited}) {
+			t.Errorf("%s: no subscription %s inherited=%v", w.Handler, et.Name, w.Inherited)
 		}
 		for _, via := range []Origin{OriginDirect, OriginInherited} {
-			receives := containsHandler(c.Subscribers(w.event, via), h)
-			wantRecv := !h.Processor && (via == OriginDirect || w.inherited)
+			receives := containsHandler(c.Subscribers(w.EventType, via), h)
+			wantRecv := !h.Processor && (via == OriginDirect || w.Inherited)
 			if receives != wantRecv {
-				t.Errorf("Subscribers(%q, %s) has %s = %v, want %v", w.event, via, h.Name, receives, wantRecv)
+				t.Errorf("Subscribers(%q, %s) has %s = %v, want %v", w.EventType, via, h.Name, receives, wantRecv)
 			}
 		}
 	}

@@ -1,8 +1,7 @@
 package route
 
 import (
-	"os"
-	"strings"
+	"github.com/provbus/provbus/internal/seedtable"
 	"testing"
 	"time"
 
@@ -15,58 +14,19 @@ import (
 // or the router, so a slip in either cannot hide behind itself.
 const seedFile = "../../topology/testdata/seeds/000_092b1d25fc96baad.txt"
 
-type seedRow struct {
-	handler, event string
-	inherited      bool
-}
-
-// parseSeed000 reads the ESPF handler tables: a "<Handler> handler events"
-// line, four header lines, then per row a name line ending in " |",
-// description lines up to one ending in "|", and a "Y |" or "|" flag line.
-func parseSeed000(t testing.TB) (handlers []string, rows []seedRow) {
+// parseSeed000 reads seed 000's tables with internal/seedtable, which knows
+// nothing of the catalog.
+func parseSeed000(t testing.TB) ([]string, []seedtable.Row) {
 	t.Helper()
-	data, err := os.ReadFile(seedFile)
+	handlers, rows, err := seedtable.ReadFile(seedFile)
 	if err != nil {
 		t.Fatal(err)
-	}
-	lines := strings.Split(string(data), "\n")
-	var handler string
-	for i := 0; i < len(lines); {
-		line := strings.TrimRight(lines[i], " \r")
-		switch {
-		case strings.HasSuffix(line, " handler events"):
-			handler = strings.TrimSuffix(line, " handler events")
-			handlers = append(handlers, handler)
-			i += 5
-			continue
-		case line == "":
-			i++
-			continue
-		}
-		if !strings.HasSuffix(line, " |") {
-			t.Fatalf("seed 000 line %d: want an event name cell, got %q", i+1, line)
-		}
-		name := strings.TrimSuffix(line, " |")
-		j := i + 1
-		for !strings.HasSuffix(strings.TrimRight(lines[j], " \r"), "|") {
-			j++
-		}
-		flag := strings.TrimSpace(lines[j+1])
-		if flag != "Y |" && flag != "|" {
-			t.Fatalf("seed 000 line %d: want a flag cell, got %q", j+2, flag)
-		}
-		rows = append(rows, seedRow{handler: handler, event: name, inherited: flag == "Y |"})
-		i = j + 2
 	}
 	if len(handlers) != 20 || len(rows) != 275 {
 		t.Fatalf("seed parse: %d handlers, %d rows; want 20, 275", len(handlers), len(rows))
 	}
 	return handlers, rows
 }
-
-// seedProcessors are the seed's handlers that are processors, not topics
-// (design §3).
-var seedProcessors = map[string]bool{"CustomerToAccountsDispatcher": true, "ProductToAccountsDispatcher": true}
 
 // seedCase is one (event spelling, origin) to route, with the set of
 // handler topics the seed says must receive it.
@@ -98,14 +58,14 @@ func seedCases(t testing.TB, c *topology.Catalog) []seedCase {
 	}
 	spellings := map[string]bool{}
 	for _, r := range rows {
-		spellings[r.event] = true
-		if seedProcessors[r.handler] {
+		spellings[r.EventType] = true
+		if seedtable.Processors[r.Handler] {
 			continue
 		}
-		typ := canon(r.event)
-		add(direct, typ, topology.HandlerTopic(r.handler))
-		if r.inherited {
-			add(inherited, typ, topology.HandlerTopic(r.handler))
+		typ := canon(r.EventType)
+		add(direct, typ, topology.HandlerTopic(r.Handler))
+		if r.Inherited {
+			add(inherited, typ, topology.HandlerTopic(r.Handler))
 		}
 	}
 	var out []seedCase

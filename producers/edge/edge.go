@@ -10,6 +10,7 @@
 package edge
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -137,4 +138,29 @@ func Direct(source string, received time.Time, occurred *time.Time) schemas.Even
 		ev.OccurredAtEstimated = true
 	}
 	return ev
+}
+
+// ElementParser parses element i of a request body into an event, adding
+// what is wrong with it to bad; ok is false when the element is unusable.
+type ElementParser func(i int, raw json.RawMessage, received time.Time, bad *Error) (ev schemas.Event, ok bool)
+
+// ParseElements splits body into its elements (one object or an array) and
+// parses each with parse. An array is validated whole: any bad element
+// makes the result an *Error listing every bad index, and no events.
+func ParseElements(body []byte, received time.Time, parse ElementParser) ([]schemas.Event, error) {
+	raws, err := Elements(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schemas.Event, 0, len(raws))
+	var bad Error
+	for i, raw := range raws {
+		if ev, ok := parse(i, raw, received, &bad); ok {
+			out = append(out, ev)
+		}
+	}
+	if err := bad.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -105,21 +105,7 @@ type event struct {
 // anything, {} included. Attributes hold "event.<field>" and data
 // flattened as "data.<path>".
 func Parse(body []byte, received time.Time) ([]schemas.Event, error) {
-	raws, err := edge.Elements(body)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]schemas.Event, 0, len(raws))
-	var bad edge.Error
-	for i, raw := range raws {
-		if ev, ok := parseElement(i, raw, received, &bad); ok {
-			out = append(out, ev)
-		}
-	}
-	if err := bad.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return edge.ParseElements(body, received, parseElement)
 }
 
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {

@@ -118,22 +118,7 @@ var ids = []struct {
 // event_time is optional. Every bad element is reported, not just the
 // first.
 func Parse(body []byte, received time.Time) ([]schemas.Event, error) {
-	raws, err := edge.Elements(body)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]schemas.Event, 0, len(raws))
-	var bad edge.Error
-	for i, raw := range raws {
-		ev, ok := parseElement(i, raw, received, &bad)
-		if ok {
-			out = append(out, ev)
-		}
-	}
-	if err := bad.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return edge.ParseElements(body, received, parseElement)
 }
 
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {

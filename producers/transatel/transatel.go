@@ -140,21 +140,7 @@ type body struct {
 // header.eventType are required; header.eventDate is optional (RFC 3339
 // and common ISO 8601 variants); body must be an object.
 func Parse(raw []byte, received time.Time) ([]schemas.Event, error) {
-	raws, err := edge.Elements(raw)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]schemas.Event, 0, len(raws))
-	var bad edge.Error
-	for i, el := range raws {
-		if ev, ok := parseElement(i, el, received, &bad); ok {
-			out = append(out, ev)
-		}
-	}
-	if err := bad.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return edge.ParseElements(raw, received, parseElement)
 }
 
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
