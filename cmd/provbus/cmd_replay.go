@@ -202,25 +202,11 @@ func runReplay(ctx context.Context, g *globals, args []string) error {
 	if err := parseFlags(fs, replayUsage, args); err != nil {
 		return err
 	}
-	if f.sel.Empty() {
-		return fmt.Errorf("%w: select topics with --topic, --handler, --source or --domain", errUsage)
-	}
-	win, err := f.window()
+	r, err := f.prepare(ctx, g)
 	if err != nil {
 		return err
 	}
-	e, codec, err := connect(ctx, g)
-	if err != nil {
-		return err
-	}
-	topics, err := f.sel.Resolve(e.catalog)
-	if err != nil {
-		return err
-	}
-	flt, err := f.filter(e)
-	if err != nil {
-		return err
-	}
+	e, codec, win, topics, flt := r.env, r.codec, r.window, r.topics, r.filter
 	p := &eventlog.Pipeline{Codec: codec, Window: win, Filter: flt}
 	closeOut := func() error { return nil }
 	// With --to-topic the records go to Kafka; print them too only when
@@ -248,4 +234,38 @@ func runReplay(ctx context.Context, g *globals, args []string) error {
 		fmt.Fprintln(os.Stderr, eventlog.Summary("replay", p.Stats))
 	}
 	return err
+}
+
+// readRun is what replay and tail resolve from their flags before reading.
+type readRun struct {
+	env    *env
+	codec  *schemas.Codec
+	window eventlog.Window
+	topics []string
+	filter *eventlog.Filter
+}
+
+// prepare checks the selection, parses the window, connects, and resolves
+// the topics and the filter.
+func (f *readFlags) prepare(ctx context.Context, g *globals) (readRun, error) {
+	if f.sel.Empty() {
+		return readRun{}, fmt.Errorf("%w: select topics with --topic, --handler, --source or --domain", errUsage)
+	}
+	win, err := f.window()
+	if err != nil {
+		return readRun{}, err
+	}
+	e, codec, err := connect(ctx, g)
+	if err != nil {
+		return readRun{}, err
+	}
+	topics, err := f.sel.Resolve(e.catalog)
+	if err != nil {
+		return readRun{}, err
+	}
+	flt, err := f.filter(e)
+	if err != nil {
+		return readRun{}, err
+	}
+	return readRun{env: e, codec: codec, window: win, topics: topics, filter: flt}, nil
 }

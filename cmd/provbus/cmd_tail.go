@@ -36,25 +36,11 @@ func runTail(ctx context.Context, g *globals, args []string) error {
 	if err := parseFlags(fs, tailUsage, args); err != nil {
 		return err
 	}
-	if f.sel.Empty() {
-		return fmt.Errorf("%w: select topics with --topic, --handler, --source or --domain", errUsage)
-	}
-	win, err := f.window()
+	r, err := f.prepare(ctx, g)
 	if err != nil {
 		return err
 	}
-	e, codec, err := connect(ctx, g)
-	if err != nil {
-		return err
-	}
-	topics, err := f.sel.Resolve(e.catalog)
-	if err != nil {
-		return err
-	}
-	flt, err := f.filter(e)
-	if err != nil {
-		return err
-	}
+	e, codec, win, topics, flt := r.env, r.codec, r.window, r.topics, r.filter
 	// A live CSV cannot discover its columns at the end: it streams
 	// with the --attrs columns only.
 	out, closeOut, err := f.output(topics, true, false)
