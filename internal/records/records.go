@@ -30,6 +30,12 @@ func Event(codec *schemas.Codec, topic, key string, ev *schemas.Event) (*kgo.Rec
 	if err != nil {
 		return nil, err
 	}
+	return EventRecord(topic, key, value, ev), nil
+}
+
+// EventRecord is Event for a value the caller has already encoded (the
+// processors' runner encodes into a reused slab).
+func EventRecord(topic, key string, value []byte, ev *schemas.Event) *kgo.Record {
 	return &kgo.Record{
 		Topic: topic,
 		Key:   []byte(key),
@@ -39,7 +45,7 @@ func Event(codec *schemas.Codec, topic, key string, ev *schemas.Event) (*kgo.Rec
 			{Key: schemas.HeaderSource, Value: []byte(ev.Source)},
 			{Key: schemas.HeaderOrigin, Value: []byte(ev.Origin)},
 		},
-	}, nil
+	}
 }
 
 // Quarantine encodes q for provbus.quarantine, keyed by source so one

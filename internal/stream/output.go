@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -64,16 +65,7 @@ func (o *Output) Event(topic, key string, ev *schemas.Event) error {
 	// Full slice expression: a later append must not grow into this value.
 	value := buf[start:len(buf):len(buf)]
 	o.slab = buf
-	r := &kgo.Record{
-		Topic: topic,
-		Key:   []byte(key),
-		Value: value,
-		Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderEventType, Value: []byte(ev.EventType)},
-			{Key: schemas.HeaderSource, Value: []byte(ev.Source)},
-			{Key: schemas.HeaderOrigin, Value: []byte(ev.Origin)},
-		},
-	}
+	r := records.EventRecord(topic, key, value, ev)
 	return o.Record(r, r.Key)
 }
 
