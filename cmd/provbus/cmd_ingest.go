@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -36,15 +35,8 @@ func runIngest(ctx context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	addr := fs.String("http", "", "listen address (default ingest.listen, 127.0.0.1:8080)")
 	insecure := fs.Bool("insecure-no-auth", false, "start even though no source has credentials (development only)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), ingestUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, ingestUsage, args); err != nil {
+		return err
 	}
 	e, err := g.load()
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -124,18 +123,12 @@ func selected(only []string, group string) bool {
 func runProcess(ctx context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("process", flag.ContinueOnError)
 	atLeastOnce := fs.Bool("at-least-once", false, "TESTS ONLY: no transactions (produce, then commit offsets); duplicates on crash")
+	noDedup := fs.Bool("no-dedup", false, "TESTS ONLY: route without de-duplication, so the fault suite's negative twins can show what it absorbs")
 	txnTimeout := fs.Duration("transaction-timeout", 0, "broker-side timeout of a processor transaction (default 15s)")
 	only := fs.String("processors", "", "comma list of processors to run: directory, dispatch, route (default all)")
 	sessionTimeout := fs.Duration("session-timeout", 0, "consumer group session timeout (default 45s); a killed instance's partitions move after it")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), processUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, processUsage, args); err != nil {
+		return err
 	}
 	e, err := g.load()
 	if err != nil {
@@ -150,6 +143,10 @@ func runProcess(ctx context.Context, g *globals, args []string) error {
 	if *atLeastOnce {
 		fmt.Fprintln(os.Stderr, "provbus process: --at-least-once: transactions OFF, outputs may be duplicated")
 		deps.runner = append(deps.runner, stream.WithMode(stream.AtLeastOnce))
+	}
+	if *noDedup {
+		fmt.Fprintln(os.Stderr, "provbus process: --no-dedup: de-duplication OFF, handler topics may get duplicates")
+		deps.cfg.Process.DedupWindow = 0 // route.NewStream: ≤ 0 disables it
 	}
 	if *txnTimeout > 0 {
 		deps.runner = append(deps.runner, stream.WithTransactionTimeout(*txnTimeout))

@@ -148,24 +148,6 @@ func (f *readFlags) output(topics []string, stream, cause bool) (eventlog.Writer
 	return wr, closeFile, nil
 }
 
-// parseFlags parses args with fs, mapping flag errors to errUsage.
-func parseFlags(fs *flag.FlagSet, usage string, args []string) error {
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	return nil
-}
-
 // connect loads the environment, checks a broker answers and returns the
 // registry codec: the common start of every read command.
 func connect(ctx context.Context, g *globals) (*env, *schemas.Codec, error) {
