@@ -48,6 +48,7 @@ type processDeps struct {
 	cfg      config.Config
 	log      *zap.Logger
 	catalog  *topology.Catalog
+	instance string     // process.instance_id, default the host name
 	kafka    []kgo.Opt  // connection options (kclient.Opts)
 	registry *sr.Client // Schema Registry client
 
@@ -90,10 +91,14 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 			continue
 		}
 		started++
+		group := p.Spec().Group
 		opts := append([]stream.Option{
 			stream.WithKafka(deps.kafka...),
 			stream.WithCodec(codec),
-			stream.WithLogger(deps.log.Named(p.Spec().Group)),
+			stream.WithLogger(deps.log.Named(group).With(zap.String("instance", deps.instance))),
+			// The instance in the transactional id lets an operator tell
+			// instances apart in the broker's transaction listings.
+			stream.WithTransactionalIDPrefix(group + "-" + deps.instance + "-"),
 		}, deps.runner...)
 		r, err := stream.New(p, opts...)
 		if err != nil {
@@ -168,5 +173,9 @@ func (e *env) processDeps() (processDeps, error) {
 	if err != nil {
 		return processDeps{}, err
 	}
-	return processDeps{cfg: e.cfg, log: e.log, catalog: e.catalog, kafka: kopts, registry: reg}, nil
+	instance := e.cfg.Process.InstanceID
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	return processDeps{cfg: e.cfg, log: e.log, catalog: e.catalog, kafka: kopts, registry: reg, instance: instance}, nil
 }
