@@ -18,7 +18,7 @@ var metricContract = map[string][]string{
 	"provbus_dispatch_fanout_size":    nil,
 	"provbus_process_latency_seconds": {"processor"},
 	"provbus_dedup_hits_total":        nil,
-	"provbus_dlq_records_total":       nil,
+	"provbus_dlq_records_total":       {"reason", "topic"},
 	"provbus_consumer_lag":            {"group", "topic", "partition"},
 	"provbus_directory_accounts":      nil,
 }

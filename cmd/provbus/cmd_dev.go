@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -126,7 +125,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, true, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready.Load(), "ready") })
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", e.metrics.Handler())
 
 	grp, gctx := errgroup.WithContext(ctx)
 	if run["ingest"] {

@@ -75,6 +75,7 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 		ingest.WithAuth(e.cfg.Ingest.Auth),
 		ingest.WithMaxBodyBytes(e.cfg.Ingest.MaxBodyBytes),
 		ingest.WithLogger(e.log.Named("ingest")),
+		ingest.WithMetrics(e.metrics),
 	)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/kclient"
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/processors/directory"
@@ -51,6 +52,7 @@ type processDeps struct {
 	instance string     // process.instance_id, default the host name
 	kafka    []kgo.Opt  // connection options (kclient.Opts)
 	registry *sr.Client // Schema Registry client
+	metrics  *metrics.Pipeline
 
 	// Options for tests and operators; zero values are the defaults.
 	runner []stream.Option // extra runner options (mode, timeouts)
@@ -95,6 +97,7 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 		opts := append([]stream.Option{
 			stream.WithKafka(deps.kafka...),
 			stream.WithCodec(codec),
+			stream.WithMetrics(deps.metrics),
 			stream.WithLogger(deps.log.Named(group).With(zap.String("instance", deps.instance))),
 			// The instance in the transactional id lets an operator tell
 			// instances apart in the broker's transaction listings.
@@ -132,6 +135,7 @@ func runProcess(ctx context.Context, g *globals, args []string) error {
 	txnTimeout := fs.Duration("transaction-timeout", 0, "broker-side timeout of a processor transaction (default 15s)")
 	only := fs.String("processors", "", "comma list of processors to run: directory, dispatch, route (default all)")
 	sessionTimeout := fs.Duration("session-timeout", 0, "consumer group session timeout (default 45s); a killed instance's partitions move after it")
+	metricsAddr := fs.String("metrics", defaultProcessMetrics, `address of /metrics and /healthz ("0.0.0.0:9464" in a container; "off" serves nothing)`)
 	if err := parseFlags(fs, processUsage, args); err != nil {
 		return err
 	}
@@ -159,7 +163,7 @@ func runProcess(ctx context.Context, g *globals, args []string) error {
 	if *sessionTimeout > 0 {
 		deps.runner = append(deps.runner, stream.WithGroupTimeouts(*sessionTimeout, 2**sessionTimeout+10*time.Second))
 	}
-	return runProcessors(ctx, deps)
+	return serveMetrics(ctx, e, *metricsAddr, func(ctx context.Context) error { return runProcessors(ctx, deps) })
 }
 
 // processDeps builds the processors' dependencies from e; provbus process
@@ -177,5 +181,5 @@ func (e *env) processDeps() (processDeps, error) {
 	if instance == "" {
 		instance, _ = os.Hostname()
 	}
-	return processDeps{cfg: e.cfg, log: e.log, catalog: e.catalog, kafka: kopts, registry: reg, instance: instance}, nil
+	return processDeps{cfg: e.cfg, log: e.log, catalog: e.catalog, kafka: kopts, registry: reg, instance: instance, metrics: e.metrics}, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 )
 
@@ -32,6 +33,14 @@ func (g *globals) resolve() error {
 	}
 	if g.configPath == "" {
 		g.configPath = os.Getenv("PROVBUS_CONFIG")
+	}
+	// Checked here as well as in config validation, because some
+	// commands (catalog, simulate, healthcheck) never load the
+	// configuration and would otherwise accept any value silently.
+	switch g.logLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level: %q is not debug, info, warn or error", g.logLevel)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/kclient"
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/topology"
 )
 
@@ -24,6 +25,9 @@ type env struct {
 	cfg     config.Config
 	log     *zap.Logger
 	catalog *topology.Catalog
+	// metrics is the process's one Pipeline: every component of the
+	// process counts on it, and /metrics serves it.
+	metrics *metrics.Pipeline
 }
 
 // load reads the configuration (file, environment, then the global flags),
@@ -53,7 +57,7 @@ func (g *globals) load() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &env{cfg: cfg, log: log, catalog: cat}, nil
+	return &env{cfg: cfg, log: log, catalog: cat, metrics: metrics.New(nil)}, nil
 }
 
 // newLogger builds the process logger: JSON for services, readable console

@@ -16,20 +16,27 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/provbus/provbus/internal/config"
 )
 
 // Opts returns the connection options for cfg: seed brokers, client id,
 // TLS, SASL and a kzap logger (warnings and up, so the client's chatter
-// does not drown the pipeline's own logs).
+// does not drown the pipeline's own logs; info too when log is at debug,
+// for connections, group joins and rebalances — kgo's own debug level logs
+// every request and is never enabled).
 func Opts(cfg config.Kafka, log *zap.Logger) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}
 	if cfg.ClientID != "" {
 		opts = append(opts, kgo.ClientID(cfg.ClientID))
 	}
 	if log != nil {
-		opts = append(opts, kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(kgo.LogLevelWarn))))
+		level := kgo.LogLevelWarn
+		if log.Core().Enabled(zapcore.DebugLevel) {
+			level = kgo.LogLevelInfo
+		}
+		opts = append(opts, kgo.WithLogger(kzap.New(log.Named("kgo"), kzap.Level(level))))
 	}
 	if cfg.TLS.Enabled {
 		tc, err := TLSConfig(cfg.TLS)

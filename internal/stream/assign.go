@@ -51,6 +51,7 @@ func (l *loop) sync(ctx context.Context) error {
 		}
 		for _, in := range l.r.spec.Inputs {
 			delete(l.pos, partKey{in.Topic, p})
+			l.m.forget(partKey{in.Topic, p})
 		}
 		delete(l.have, p)
 	}
@@ -134,6 +135,11 @@ func (l *loop) tickDue() *Tick {
 	for _, tp := range topics {
 		for p := range l.have {
 			e, ok := ends.Lookup(tp, p)
+			if ok && e.Err == nil {
+				// These end offsets are listed anyway: they also refresh
+				// the lag of partitions no fetch returned lately.
+				l.m.setLag(partKey{tp, p}, e.Offset-l.pos[partKey{tp, p}])
+			}
 			if ok && e.Err == nil && l.pos[partKey{tp, p}] >= e.Offset {
 				t.CaughtUp[tp] = append(t.CaughtUp[tp], p)
 			}

@@ -33,6 +33,7 @@ type loop struct {
 	// uncommitted.
 	pendingSince time.Time
 	ev           schemas.Event
+	m            *loopMetrics // nil without WithMetrics
 }
 
 func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
@@ -62,6 +63,7 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 		l.out = &Output{prod: sess}
 	}
 	l.out.codec, l.out.parts = r.codec, parts
+	l.m = newLoopMetrics(r.metrics, r.spec.Group, l.out)
 	return l, nil
 }
 
@@ -101,6 +103,7 @@ func (l *loop) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		l.m.pollReturned()
 		var fatal error
 		fs.EachError(func(t string, p int32, err error) {
 			switch {
@@ -163,6 +166,7 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		}
 	}
 	l.out.reset(ctx, time.Now())
+	l.m.begin(l.out)
 	err := l.processAll(ctx, fs)
 	if err == nil && tick != nil {
 		if tk, ok := l.r.proc.(Ticker); ok {
@@ -170,7 +174,7 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		}
 	}
 	if l.sess == nil {
-		return l.commitAtLeastOnce(ctx, err)
+		return l.commitAtLeastOnce(ctx, err, fs)
 	}
 	if err == nil {
 		if ferr := l.cl.Flush(ctx); ferr != nil {
@@ -185,7 +189,15 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	}
 	committed, endErr := l.sess.End(ctx, how)
 	if committed && endErr == nil {
+		l.m.committed(l.out, fs, l.pos)
 		return nil
+	}
+	if endErr != nil {
+		// The outcome may be unknown: heal the session and resume
+		// from the group's committed offsets (see recoverUnconfirmed).
+		if rerr := l.recoverUnconfirmed(ctx); rerr != nil {
+			return rerr
+		}
 	}
 	// Nothing of this poll is visible; the session rewound the inputs.
 	// The processor's state saw the poll, so reload it from the
@@ -200,7 +212,7 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	return err
 }
 
-func (l *loop) commitAtLeastOnce(ctx context.Context, err error) error {
+func (l *loop) commitAtLeastOnce(ctx context.Context, err error, fs kgo.Fetches) error {
 	if err != nil {
 		return fmt.Errorf("%w: at-least-once mode cannot rewind: %w", errFatal, err)
 	}
@@ -210,6 +222,7 @@ func (l *loop) commitAtLeastOnce(ctx context.Context, err error) error {
 	if err := l.out.err(); err != nil {
 		return fmt.Errorf("%w: produce: %w", errFatal, err)
 	}
+	l.m.committed(l.out, fs, l.pos)
 	// Like a plain consumer's auto-commit, offsets are committed after the
 	// produce, atLeastOnceCommit after the first uncommitted poll: a crash
 	// in between replays (duplicates) up to that much output — what the
@@ -249,6 +262,7 @@ func (l *loop) processAll(ctx context.Context, fs kgo.Fetches) error {
 						failedAt = l.out.now.UTC().Format(time.RFC3339)
 					}
 					err = l.out.Record(records.DLQ(rec, l.r.spec.Group, reason, derr, failedAt), rec.Key)
+					l.m.toDLQ(reason, rec.Topic)
 					l.advance(rec)
 					return
 				}
@@ -267,6 +281,7 @@ func (l *loop) processAll(ctx context.Context, fs kgo.Fetches) error {
 				failedAt = l.out.now.UTC().Format(time.RFC3339)
 			}
 			err = l.out.Record(records.DLQ(rec, l.r.spec.Group, reason, perr, failedAt), rec.Key)
+			l.m.toDLQ(reason, rec.Topic)
 		}
 		l.advance(rec)
 	})

@@ -40,6 +40,10 @@ type Output struct {
 	mu       sync.Mutex
 	firstErr error
 	produced int
+
+	// counts are the open poll's records per output topic, for the
+	// metrics (nil without them); a map lookup and an add per record.
+	counts map[string]*produceCount
 }
 
 var keyPartitioner = kgo.StickyKeyPartitioner(nil).ForTopic("")
@@ -92,6 +96,9 @@ func (o *Output) RecordTo(r *kgo.Record, partition int32) error {
 	}
 	r.Partition = partition
 	o.produced++
+	if c := o.counts[r.Topic]; c != nil {
+		c.n++
+	}
 	o.prod.Produce(o.ctx, r, o.promise)
 	return nil
 }

@@ -162,6 +162,11 @@ func (r *Runner) startTail(next map[partKey]int64) *tail {
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.FetchMaxWait(100*time.Millisecond),
 		)
+		if r.metrics != nil {
+			// Long-lived like the main client; the restore and admin
+			// clients are short-lived or idle and not instrumented.
+			opts = append(opts, r.metrics.Kafka(r.spec.Group+".tail"))
+		}
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			r.log.Error("tail client", zap.Error(err))

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -26,6 +27,8 @@ type Runner struct {
 	log   *zap.Logger
 	adm   *kadm.Client
 	admCl *kgo.Client
+	// metrics is nil unless WithMetrics: no metric work at all then.
+	metrics *metrics.Pipeline
 
 	mode         Mode
 	txnPrefix    string
@@ -54,6 +57,20 @@ func WithCodec(c *schemas.Codec) Option { return func(r *Runner) { r.codec = c }
 
 // WithLogger sets the logger (default: no logging).
 func WithLogger(l *zap.Logger) Option { return func(r *Runner) { r.log = l } }
+
+// WithMetrics records the runner's metrics on p (default none): the
+// processor's poll-to-commit latency, records produced per topic and DLQ
+// records (counted once their transaction commits), consumer lag per
+// partition, and franz-go client metrics (kprom, client=<group>). A
+// processor implementing Instrumented gets p too.
+func WithMetrics(p *metrics.Pipeline) Option { return func(r *Runner) { r.metrics = p } }
+
+// Instrumented is implemented by processors with metrics of their own (the
+// dispatch fan-out, de-duplication hits, the directory size). New calls
+// Instrument once, before Run, when the runner has WithMetrics.
+type Instrumented interface {
+	Instrument(p *metrics.Pipeline)
+}
 
 // WithMode selects the guarantee (default ExactlyOnce). AtLeastOnce is for
 // negative-twin tests only.
@@ -122,6 +139,9 @@ func New(p Processor, opts ...Option) (*Runner, error) {
 		r.txnPrefix = r.spec.Group + "-"
 	}
 	r.log = r.log.With(zap.String("group", r.spec.Group))
+	if in, ok := p.(Instrumented); ok && r.metrics != nil {
+		in.Instrument(r.metrics)
+	}
 	return r, nil
 }
 
@@ -171,6 +191,9 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(r.onRevoked),
 		kgo.OnPartitionsLost(r.onLost),
 	)
+	if r.metrics != nil {
+		opts = append(opts, r.metrics.Kafka(r.spec.Group))
+	}
 	if r.session > 0 {
 		opts = append(opts, kgo.SessionTimeout(r.session), kgo.HeartbeatInterval(r.session/5))
 	}

@@ -28,8 +28,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/topology"
 )
@@ -72,6 +74,8 @@ type Directory struct {
 	maxTS  map[int32]int64         // input partition → newest fact timestamp applied (ms)
 	wm     map[int32]int64         // input partition → last watermark written (ms)
 	wrote  map[int32]time.Time     // input partition → when it was written
+
+	accounts prometheus.Gauge // nil: not reported
 }
 
 // New returns a directory processor whose watermarks trail the newest fact
@@ -183,6 +187,16 @@ func memberRecord(c Change) (*kgo.Record, []byte) {
 // end — the time before the end was read minus the skew, so idle
 // partitions do not hold the dispatchers back.
 func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) error {
+	if d.accounts != nil {
+		// Here rather than per fact: Tick runs once per poll on the
+		// loop's goroutine, so the tables need no lock, and the sum is
+		// over partitions, not accounts.
+		n := 0
+		for _, table := range d.tables {
+			n += len(table)
+		}
+		d.accounts.Set(float64(n))
+	}
 	if t.CaughtUp == nil {
 		return nil // not due: watermarks at most once per tick interval
 	}
@@ -216,6 +230,11 @@ func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) e
 	}
 	return nil
 }
+
+// Instrument implements stream.Instrumented: the accounts of this
+// instance's partitions go to provbus_directory_accounts (sum it over
+// instances for the whole directory).
+func (d *Directory) Instrument(p *metrics.Pipeline) { d.accounts = p.DirectoryAccounts() }
 
 func (d *Directory) restore(p int32, r *kgo.Record) error {
 	account, err := strconv.ParseInt(string(r.Key), 10, 64)

@@ -19,8 +19,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/topology"
@@ -48,6 +50,7 @@ type Dispatcher struct {
 	customers *directory.Members
 	products  *directory.Members
 	buf       []directory.Member
+	fanout    prometheus.Observer // nil: not measured
 }
 
 // New returns a dispatcher following cat's inheritance rules; maxWait 0
@@ -109,8 +112,16 @@ func (d *Dispatcher) Process(ctx context.Context, in *stream.Record, out *stream
 			}
 		}
 	}
+	if d.fanout != nil {
+		d.fanout.Observe(float64(len(rules) * len(d.buf)))
+	}
 	return nil
 }
+
+// Instrument implements stream.Instrumented: the fan-out size of every
+// dispatched event (inherited events written, 0 for an owner without
+// accounts) goes to provbus_dispatch_fanout_size.
+func (d *Dispatcher) Instrument(p *metrics.Pipeline) { d.fanout = p.FanoutSize() }
 
 // Members returns the followed membership tables (for tests and benchmarks).
 func (d *Dispatcher) Members() (customers, products *directory.Members) {

@@ -3,6 +3,8 @@ package route
 import (
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -23,6 +25,8 @@ const ChangelogTopic = topology.TopicRouteDedup
 type Processor struct {
 	Router *Router
 	Dedup  *Dedup
+
+	hits prometheus.Counter // de-duplication hits; nil: not counted
 }
 
 // NewProcessor returns the router processor over cat with a de-duplication
@@ -43,6 +47,9 @@ func (p *Processor) Process(dst []Out, tp Partition, key []byte, ts time.Time, e
 		return dst, err
 	}
 	if !p.Dedup.Admit(tp, ev.EventID, ts) {
+		if p.hits != nil {
+			p.hits.Inc()
+		}
 		return dst[:n], nil
 	}
 	return dst, nil

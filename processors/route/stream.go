@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/topology"
 )
@@ -35,6 +36,12 @@ type Stream struct {
 func NewStream(cat *topology.Catalog, window time.Duration, opts ...Option) *Stream {
 	return &Stream{cat: cat, core: NewProcessor(cat, window, opts...)}
 }
+
+// Instrument implements stream.Instrumented: events dropped as duplicates
+// count in provbus_dedup_hits_total. A poll whose transaction aborts is
+// processed again, so its hits count again; the counter is for spotting
+// retrying senders, not for reconciliation.
+func (s *Stream) Instrument(p *metrics.Pipeline) { s.core.hits = p.DedupHits() }
 
 // Spec declares the router's group, inputs (every domain topic and
 // portabilling.account.inherited), outputs (every handler topic) and its

@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/producers/edge"
 )
 
@@ -28,8 +30,15 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "unknown source", "source": name})
 		return
 	}
+	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w}
-	defer func() { s.metrics.requests.WithLabelValues(name, strconv.Itoa(rw.code)).Inc() }()
+	counted := false // the events were counted one by one (produce reached)
+	defer func() {
+		s.s.metrics.IngestRequest(name, rw.code).Inc()
+		if reason := rejectReason(rw.code); reason != "" && !counted {
+			s.s.metrics.IngestEvent(name, metrics.TypeUnparsed, metrics.Rejected(reason)).Inc()
+		}
+	}()
 	w = rw
 
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -79,13 +88,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
 		return
 	}
-	if err := s.produce(r.Context(), b.records); err != nil {
-		s.metrics.failures.WithLabelValues(name).Inc()
+	err = s.produce(r.Context(), b.records)
+	s.s.metrics.IngestLatency(name).Observe(time.Since(start).Seconds())
+	counted = true
+	if err != nil {
+		s.account(name, b, metrics.RejectUnavailable)
 		s.s.log.Warn("produce failed", zap.String("source", name), zap.Int("records", len(b.records)), zap.Error(err))
 		s.unavailable(w, err)
 		return
 	}
-	s.account(name, b)
+	s.account(name, b, "")
 	if src.Status() == http.StatusNoContent {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -152,6 +164,26 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// rejectReason names the rejection of a refused request for the metrics
+// ("" for an answer that is not a rejection).
+func rejectReason(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return metrics.RejectBadRequest
+	case http.StatusUnauthorized:
+		return metrics.RejectAuth
+	case http.StatusRequestEntityTooLarge:
+		return metrics.RejectTooLarge
+	case http.StatusUnsupportedMediaType:
+		return metrics.RejectMediaType
+	case http.StatusServiceUnavailable:
+		return metrics.RejectUnavailable
+	case http.StatusInternalServerError:
+		return metrics.RejectInternal
+	}
+	return ""
 }
 
 // statusWriter records the status for metrics.

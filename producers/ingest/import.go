@@ -60,7 +60,9 @@ func (s *Server) ImportEvents(ctx context.Context, source string, r io.Reader, o
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		s.account(source, b)
+		if !opt.DryRun {
+			s.account(source, b, "")
+		}
 		return b.records, len(b.accepted), len(b.quarantined), nil
 	}, false)
 }

@@ -3,12 +3,12 @@ package ingest
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 
 	"github.com/provbus/provbus/internal/config"
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/topology"
 )
 
@@ -25,19 +25,17 @@ type settings struct {
 	retryAfter      time.Duration
 	shutdownTimeout time.Duration
 	log             *zap.Logger
-	registerer      prometheus.Registerer
+	metrics         *metrics.Pipeline
 	now             func() time.Time
 }
 
 func defaults() settings {
-	reg := prometheus.NewRegistry()
 	return settings{
 		maxBody:         1 << 20,
 		produceTimeout:  10 * time.Second,
 		retryAfter:      5 * time.Second,
 		shutdownTimeout: 30 * time.Second,
 		log:             zap.NewNop(),
-		registerer:      reg,
 		now:             time.Now,
 	}
 }
@@ -106,12 +104,14 @@ func WithLogger(l *zap.Logger) Option {
 	}
 }
 
-// WithMetrics registers the server's metrics with reg and serves reg on
-// GET /metrics (default: a private registry, served the same way).
-func WithMetrics(reg *prometheus.Registry) Option {
+// WithMetrics counts the server's events and requests, and its producer's
+// client metrics (kprom, client="ingest"), on p, and serves p's registry on
+// GET /metrics (default: a private Pipeline, served the same way). Share
+// one Pipeline between the components of a process.
+func WithMetrics(p *metrics.Pipeline) Option {
 	return func(s *settings) {
-		if reg != nil {
-			s.registerer = reg
+		if p != nil {
+			s.metrics = p
 		}
 	}
 }

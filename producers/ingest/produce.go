@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/producers/edge"
 	"github.com/provbus/provbus/schemas"
@@ -40,8 +40,10 @@ type batch struct {
 	records     []*kgo.Record
 	accepted    []string // event ids of domain-topic records
 	quarantined []string // event ids of quarantined records
-	counts      map[string]int
-	reasons     map[string]int
+	// Event types (canonical for accepted, as sent for quarantined),
+	// parallel to accepted and quarantined, for the metrics.
+	acceptedTypes    []string
+	quarantinedTypes []string
 }
 
 // prepare parses, validates and encodes a body. It produces nothing, so a
@@ -52,7 +54,7 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 	if err != nil {
 		return nil, s.completeProblems(src, body, m, err)
 	}
-	b := &batch{records: make([]*kgo.Record, 0, len(evs)), counts: map[string]int{}, reasons: map[string]int{}}
+	b := &batch{records: make([]*kgo.Record, 0, len(evs))}
 	var bad edge.Error
 	type routed struct {
 		ev     *schemas.Event
@@ -103,7 +105,7 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 			}
 			b.records = append(b.records, rec)
 			b.quarantined = append(b.quarantined, p.ev.EventID)
-			b.reasons[reasonClass(p.reason)]++
+			b.quarantinedTypes = append(b.quarantinedTypes, p.ev.EventType)
 			continue
 		}
 		rec, err := records.Event(s.codec, p.topic, p.key, p.ev)
@@ -112,7 +114,7 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 		}
 		b.records = append(b.records, rec)
 		b.accepted = append(b.accepted, p.ev.EventID)
-		b.counts[p.topic]++
+		b.acceptedTypes = append(b.acceptedTypes, p.ev.EventType)
 	}
 	return b, nil
 }
@@ -179,7 +181,7 @@ func (s *Server) produce(ctx context.Context, recs []*kgo.Record) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.s.produceTimeout)
 	defer cancel()
-	w := &waiter{remaining: len(recs), done: make(chan struct{})}
+	w := &waiter{remaining: len(recs), done: make(chan struct{}), metrics: s.s.metrics}
 	for _, r := range recs {
 		s.client.Produce(ctx, r, w.promise)
 	}
@@ -208,9 +210,15 @@ type waiter struct {
 	remaining int
 	err       error
 	done      chan struct{}
+	metrics   *metrics.Pipeline
 }
 
-func (w *waiter) promise(_ *kgo.Record, err error) {
+func (w *waiter) promise(r *kgo.Record, err error) {
+	if err == nil {
+		// Per record, not per request: a request that ends in 503 may
+		// still have had some of its records acknowledged.
+		w.metrics.Produced(r.Topic).Inc()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil && w.err == nil {
@@ -222,23 +230,20 @@ func (w *waiter) promise(_ *kgo.Record, err error) {
 	}
 }
 
-// account updates the metrics for a produced batch.
-func (s *Server) account(source string, b *batch) {
-	for topic, n := range b.counts {
-		s.metrics.events.WithLabelValues(source, topic).Add(float64(n))
+// account counts the events of a batch with their outcome: accepted or
+// quarantined once produced, or rejected with reason when the produce
+// failed.
+func (s *Server) account(source string, b *batch, reject string) {
+	accepted, quarantined := metrics.OutcomeAccepted, metrics.OutcomeQuarantined
+	if reject != "" {
+		accepted, quarantined = metrics.Rejected(reject), metrics.Rejected(reject)
 	}
-	for reason, n := range b.reasons {
-		s.metrics.quarantin.WithLabelValues(source, reason).Add(float64(n))
+	for _, t := range b.acceptedTypes {
+		s.s.metrics.IngestEvent(source, t, accepted).Inc()
 	}
-}
-
-// reasonClass keeps the metric label set small: the reason without its
-// parenthesised detail.
-func reasonClass(r string) string {
-	if i := strings.Index(r, " ("); i > 0 {
-		return r[:i]
+	for _, t := range b.quarantinedTypes {
+		s.s.metrics.IngestEvent(source, t, quarantined).Inc()
 	}
-	return r
 }
 
 func ptr[T any](v T) *T { return &v }
