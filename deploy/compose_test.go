@@ -210,6 +210,9 @@ func checkCompose(c composeFile) []error {
 	if len(process.Command) == 0 || process.Command[0] != "process" {
 		bad("process: command %q does not run provbus process", process.Command)
 	}
+	if !strings.Contains(strings.Join(process.Command, " "), "--metrics 0.0.0.0:") {
+		bad("process must serve /metrics beyond its container's loopback (--metrics 0.0.0.0:PORT), got %v", process.Command)
+	}
 	needs("ingest", ingest, "topology", "service_completed_successfully", bad)
 	needs("process", process, "topology", "service_completed_successfully", bad)
 	if process.Deploy.Replicas != 2 {
