@@ -32,9 +32,10 @@ test-faults:
 test-integration:
 	$(GO) test -count=1 -timeout 30m -v -run 'TestBehaviour' ./test/
 
-## bench: the benchmarks
+## bench: the pipeline against bare baselines, one table, also written to BENCHMARKS.md (< 10 min)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 10m ./...
+	$(GO) build -o $(BIN) ./cmd/provbus
+	./$(BIN) bench --write BENCHMARKS.md
 
 ## fuzz-smoke: run every fuzz target briefly (CI)
 FUZZTIME ?= 5s
