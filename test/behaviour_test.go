@@ -92,7 +92,7 @@ func runBehaviour(t *testing.T, makeCluster clusterMaker) {
 	httpAddr := freeAddr(t)
 	ing := startProvbus(t, append(global, "ingest", "--insecure-no-auth", "--http", httpAddr)...)
 	ing.waitHTTP("http://"+httpAddr+"/readyz", 60*time.Second)
-	startProvbus(t, append(global, "process", "--transaction-timeout", "10s")...)
+	startProvbus(t, append(global, "process", "--metrics", "127.0.0.1:0", "--transaction-timeout", "10s")...)
 
 	post := func(source, body string) {
 		t.Helper()

@@ -54,7 +54,7 @@ func runCrash(t *testing.T, plan crashPlan) crashResult {
 	c.send(directory.TopicAccounts, "i_account", accounts...)
 
 	args := []string{"--brokers", c.brokers, "--registry", c.emb.RegistryURL(), "--log-level", "warn",
-		"process", "--processors", "directory,dispatch", "--transaction-timeout", "4s", "--session-timeout", "2s"}
+		"process", "--metrics", "127.0.0.1:0", "--processors", "directory,dispatch", "--transaction-timeout", "4s", "--session-timeout", "2s"}
 	if plan.atLeastOnce {
 		args = append(args, "--at-least-once")
 	}

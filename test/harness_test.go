@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := m.Run()
+	printFaultTable(os.Stdout) // the table `make test-faults` ends with
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -23,7 +23,7 @@ func TestProcessScaleOut(t *testing.T) {
 	}
 	c.send(directory.TopicAccounts, "i_account", accounts...)
 	args := []string{"--brokers", c.brokers, "--registry", c.emb.RegistryURL(), "--log-level", "warn",
-		"process", "--processors", "directory,dispatch", "--session-timeout", "2s"}
+		"process", "--metrics", "127.0.0.1:0", "--processors", "directory,dispatch", "--session-timeout", "2s"}
 	ps := []*proc{startProvbus(t, args...), startProvbus(t, args...), startProvbus(t, args...)}
 
 	expected := map[string]bool{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,8 @@ type loop struct {
 	pendingSince time.Time
 	ev           schemas.Event
 	m            *loopMetrics // nil without WithMetrics
+
+	dbgProc, dbgFlush, dbgEnd time.Duration // TEMP-DEBUG
 }
 
 func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
@@ -99,7 +102,9 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			return err
 		}
+		tPoll := time.Now() // TEMP-DEBUG
 		fs := l.poll(ctx)
+		dbgPoll := time.Since(tPoll) // TEMP-DEBUG
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -132,7 +137,11 @@ func (l *loop) run(ctx context.Context) error {
 		if fs.NumRecords() == 0 && (tick == nil || tick.CaughtUp == nil) {
 			continue
 		}
+		tB := time.Now() // TEMP-DEBUG
 		err := l.batch(ctx, fs, tick)
+		if os.Getenv("PROVBUS_BENCH_DEBUG") != "" { // TEMP-DEBUG
+			l.r.log.Info("DBG batch", zap.Int("records", fs.NumRecords()), zap.Int("out", l.out.produced), zap.Duration("poll", dbgPoll), zap.Duration("batch", time.Since(tB)), zap.Duration("proc", l.dbgProc), zap.Duration("flush", l.dbgFlush), zap.Duration("end", l.dbgEnd), zap.Bool("tick", tick != nil && tick.CaughtUp != nil), zap.Error(err))
+		}
 		switch {
 		case err == nil:
 			backoff = 0
@@ -167,6 +176,7 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	}
 	l.out.reset(ctx, time.Now())
 	l.m.begin(l.out)
+	t0 := time.Now() // TEMP-DEBUG
 	err := l.processAll(ctx, fs)
 	if err == nil && tick != nil {
 		if tk, ok := l.r.proc.(Ticker); ok {
@@ -176,6 +186,8 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	if l.sess == nil {
 		return l.commitAtLeastOnce(ctx, err, fs)
 	}
+	l.dbgProc = time.Since(t0) // TEMP-DEBUG
+	t0 = time.Now()
 	if err == nil {
 		if ferr := l.cl.Flush(ctx); ferr != nil {
 			err = ferr
@@ -187,7 +199,10 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	if err != nil {
 		how = kgo.TryAbort
 	}
+	l.dbgFlush = time.Since(t0) // TEMP-DEBUG
+	t0 = time.Now()
 	committed, endErr := l.sess.End(ctx, how)
+	l.dbgEnd = time.Since(t0) // TEMP-DEBUG
 	if committed && endErr == nil {
 		l.m.committed(l.out, fs, l.pos)
 		return nil
