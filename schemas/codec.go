@@ -30,6 +30,9 @@ var (
 // use.
 type Codec struct {
 	client *sr.Client
+	// prefix turns a logical topic into the physical one whose subject
+	// holds its schema (config topics.prefix).
+	prefix string
 
 	topics  sync.Map  // topic → *topicSerde, the encoder for its registered schema
 	decoder *sr.Serde // every schema id seen so far (safe for concurrent use)
@@ -44,9 +47,21 @@ type topicSerde struct {
 	serde  *sr.Serde
 }
 
+// CodecOption configures a Codec.
+type CodecOption func(*Codec)
+
+// WithTopicPrefix names subjects after the physical topics: topic t's
+// schema goes under "<prefix><t>-value". Callers keep using logical topic
+// names (default: no prefix).
+func WithTopicPrefix(prefix string) CodecOption { return func(c *Codec) { c.prefix = prefix } }
+
 // NewCodec returns a Codec that talks to the registry through client.
-func NewCodec(client *sr.Client) *Codec {
-	return &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]error{}}
+func NewCodec(client *sr.Client, opts ...CodecOption) *Codec {
+	c := &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]error{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Parse parses an Avro schema on its own, so two versions of one named
@@ -59,17 +74,18 @@ func Parse(text string) (avro.Schema, error) {
 	return s, nil
 }
 
-// Use registers schemaText under the topic's value subject (or finds the
-// identical schema already there) and prepares Encode for the topic. It
-// returns the schema id.
+// Use registers schemaText under the value subject of the (logical) topic
+// in the codec's prefix (or finds the identical schema already there) and
+// prepares Encode for the topic. It returns the schema id.
 func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) {
 	schema, err := Parse(schemaText)
 	if err != nil {
 		return 0, fmt.Errorf("topic %s: %w", topic, err)
 	}
-	ss, err := c.client.CreateSchema(ctx, Subject(topic), sr.Schema{Schema: schemaText, Type: sr.TypeAvro})
+	subject := Subject(c.prefix + topic)
+	ss, err := c.client.CreateSchema(ctx, subject, sr.Schema{Schema: schemaText, Type: sr.TypeAvro})
 	if err != nil {
-		return 0, fmt.Errorf("register %s: %w", Subject(topic), err)
+		return 0, fmt.Errorf("register %s: %w", subject, err)
 	}
 	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde()}
 	// sr.Serde binds an id to one Go type: the quarantine record or the

@@ -218,3 +218,22 @@ func TestQuarantineRoundTrip(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+func TestCodecTopicPrefixNamesSubjects(t *testing.T) {
+	ctx := context.Background()
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	client, _ := sr.NewClient(sr.URLs(reg.URL()))
+	codec := schemas.NewCodec(client, schemas.WithTopicPrefix("staging."))
+	text, _ := schemas.ValueSchema("portabilling.account")
+	if _, err := codec.Use(ctx, "portabilling.account", text); err != nil {
+		t.Fatal(err)
+	}
+	if !reg.SubjectExists("staging.portabilling.account-value") || reg.SubjectExists("portabilling.account-value") {
+		t.Fatal("the schema was not registered under the prefixed subject only")
+	}
+	ev := sampleEvent()
+	if _, err := codec.Encode(nil, "portabilling.account", &ev); err != nil {
+		t.Fatalf("Encode by logical name: %v", err)
+	}
+}

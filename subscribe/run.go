@@ -30,7 +30,7 @@ func Run(ctx context.Context, cfg Config, handler string, fn Func) error {
 	if err != nil {
 		return fmt.Errorf("subscribe: registry client: %w", err)
 	}
-	topic := Topic(handler)
+	topic := cfg.TopicPrefix + Topic(handler)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config, handler string, fn Func) error {
 	// With BlockRebalanceOnPoll, Close's leave-group waits for the poll
 	// to be released: release it first (defers run last-in first-out).
 	defer cl.AllowRebalance()
-	s := &subscriber{cfg: cfg, handler: handler, parking: ParkingTopic(handler), cl: cl, codec: schemas.NewCodec(reg), fn: fn, log: cfg.Logger.With(zap.String("handler", handler))}
+	s := &subscriber{cfg: cfg, handler: handler, parking: cfg.TopicPrefix + ParkingTopic(handler), cl: cl, codec: schemas.NewCodec(reg), fn: fn, log: cfg.Logger.With(zap.String("handler", handler))}
 	return s.loop(ctx)
 }
 

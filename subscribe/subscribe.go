@@ -86,6 +86,9 @@ type Config struct {
 	KafkaOpts []kgo.Opt
 	// RegistryOpts are extra Schema Registry client options (auth, TLS).
 	RegistryOpts []sr.ClientOpt
+	// TopicPrefix is the installation's topics.prefix ("" = none): the
+	// handler and parking topics are read and written under it.
+	TopicPrefix string
 }
 
 // Topic returns the handler topic of a handler name (Huawei::PCRF →

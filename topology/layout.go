@@ -23,7 +23,11 @@ const (
 
 // TopicSpec is one topic as topology apply creates it.
 type TopicSpec struct {
-	Name       string
+	// Name is the physical topic name: Logical in the layout's namespace.
+	Name string
+	// Logical is the name the design and the catalog give the topic; it
+	// decides the value schema.
+	Logical    string
 	Role       TopicRole
 	Partitions int32
 	// Configs are the topic configs provbus manages; others are left alone.
@@ -37,6 +41,8 @@ type TopicSpec struct {
 
 // LayoutOptions are the cluster-dependent settings of Layout.
 type LayoutOptions struct {
+	// Namespace prefixes every topic name (config topics.prefix).
+	Namespace         Namespace
 	Partitions        int32
 	ReplicationFactor int16
 	MinInsyncReplicas int
@@ -97,7 +103,7 @@ func (c *Catalog) Layout(o LayoutOptions) []TopicSpec {
 	}
 	var specs []TopicSpec
 	add := func(name string, role TopicRole, key string, avro bool, configs map[string]string) {
-		specs = append(specs, TopicSpec{Name: name, Role: role, Partitions: o.Partitions, Configs: with(configs), Key: key, Avro: avro})
+		specs = append(specs, TopicSpec{Name: o.Namespace.Topic(name), Logical: name, Role: role, Partitions: o.Partitions, Configs: with(configs), Key: key, Avro: avro})
 	}
 	for _, d := range c.domains {
 		add(d.Topic, RoleDomain, d.Key, true, forever)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
 )
 
 // Registered here rather than in main.go so the dlq command is one file.
@@ -90,9 +91,18 @@ func runDLQ(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	// Names on the command line are logical; the cluster's are in its
+	// namespace, and a DLQ header may hold either (processors record the
+	// logical name, a subscriber the topic it read).
+	ns := e.namespace()
+	*topic = ns.Topic(*topic)
+	if *source != "" {
+		*source = physical(ns, *source)
+	}
 	var entries []dlqEntry
 	err = readToEnd(ctx, cl, *topic, func(r *kgo.Record) bool {
 		en := entryOf(r)
+		en.Source = physical(ns, en.Source)
 		if (*reason == "" || en.Reason == *reason) && (*source == "" || en.Source == *source) &&
 			(len(picked) == 0 || picked[[2]int64{int64(r.Partition), r.Offset}]) {
 			entries = append(entries, en)
@@ -266,4 +276,12 @@ func readToEnd(ctx context.Context, cl *kgo.Client, topic string, fn func(*kgo.R
 		}
 	}
 	return nil
+}
+
+// physical returns topic in ns unless it already is.
+func physical(ns topology.Namespace, topic string) string {
+	if _, ok := ns.Logical(topic); ok || topic == "" {
+		return topic
+	}
+	return ns.Topic(topic)
 }

@@ -73,7 +73,7 @@ func runHistory(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	h := &eventlog.History{Catalog: e.catalog, Codec: codec, Window: win, Filter: flt}
+	h := &eventlog.History{Catalog: e.catalog, Namespace: e.namespace(), Codec: codec, Window: win, Filter: flt}
 	entries, err := h.Run(ctx, e.kafkaClient, ent)
 	if err != nil {
 		return err

@@ -168,7 +168,7 @@ func connect(ctx context.Context, g *globals) (*env, *schemas.Codec, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return e, schemas.NewCodec(rc), nil
+	return e, schemas.NewCodec(rc, schemas.WithTopicPrefix(e.cfg.Topics.Prefix)), nil
 }
 
 func runReplay(ctx context.Context, g *globals, args []string) error {
@@ -199,7 +199,7 @@ func runReplay(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	if *toTopic != "" {
-		if p.Repub, err = eventlog.NewRepublisher(ctx, e.kafkaClient, *toTopic); err != nil {
+		if p.Repub, err = eventlog.NewRepublisher(ctx, e.kafkaClient, e.namespace().Topic(*toTopic)); err != nil {
 			closeOut()
 			return err
 		}
@@ -209,7 +209,7 @@ func runReplay(ctx context.Context, g *globals, args []string) error {
 	if !*quiet && eventlog.IsTerminal(os.Stderr) {
 		stop = eventlog.ShowProgress(os.Stderr, "replay", prog)
 	}
-	err = eventlog.Replay(ctx, e.kafkaClient, topics, p, prog)
+	err = eventlog.Replay(ctx, e.kafkaClient, r.physical, p, prog)
 	stop()
 	err = errors.Join(err, closeOut())
 	if !*quiet {
@@ -223,8 +223,10 @@ type readRun struct {
 	env    *env
 	codec  *schemas.Codec
 	window eventlog.Window
-	topics []string
-	filter *eventlog.Filter
+	topics []string // logical: they decide the CSV columns
+	// physical are topics in the cluster's namespace, for reading.
+	physical []string
+	filter   *eventlog.Filter
 }
 
 // prepare checks the selection, parses the window, connects, and resolves
@@ -249,5 +251,5 @@ func (f *readFlags) prepare(ctx context.Context, g *globals) (readRun, error) {
 	if err != nil {
 		return readRun{}, err
 	}
-	return readRun{env: e, codec: codec, window: win, topics: topics, filter: flt}, nil
+	return readRun{env: e, codec: codec, window: win, topics: topics, physical: e.namespace().Topics(topics), filter: flt}, nil
 }

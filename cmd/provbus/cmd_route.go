@@ -72,7 +72,7 @@ func runRoute(ctx context.Context, g *globals, args []string) error {
 	}
 	defer cl.Close()
 	start := time.Now()
-	st, err := route.Backfill(ctx, cl, codec, e.catalog, h, from)
+	st, err := route.Backfill(ctx, cl, codec, e.catalog, e.namespace(), h, from)
 	fmt.Printf("backfill %s from %s: %d read, %d routed, %d duplicates skipped, %d poison skipped (%s)\n",
 		h.Topic, from.Format(time.RFC3339), st.Read, st.Routed, st.Duplicates, st.Poison, time.Since(start).Round(time.Millisecond))
 	return err

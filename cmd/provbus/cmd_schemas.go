@@ -107,7 +107,7 @@ func wantedSchemas(e *env, file, subject string) ([]wantedSchema, error) {
 		if !s.Avro {
 			continue
 		}
-		text, err := schemas.ValueSchema(s.Name)
+		text, err := schemas.ValueSchema(s.Logical)
 		if err != nil {
 			return nil, err
 		}

@@ -48,7 +48,7 @@ func runTail(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	p := &eventlog.Pipeline{Codec: codec, Filter: flt, Out: out}
-	err = eventlog.Follow(ctx, e.kafkaClient, topics, win.From, p)
+	err = eventlog.Follow(ctx, e.kafkaClient, r.physical, win.From, p)
 	err = errors.Join(err, closeOut())
 	fmt.Fprintln(os.Stderr, eventlog.Summary("tail", p.Stats))
 	return err

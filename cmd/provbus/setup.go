@@ -97,12 +97,17 @@ func (e *env) registryClient() (*sr.Client, error) { return kclient.Registry(e.c
 func (e *env) layout() []topology.TopicSpec {
 	t := e.cfg.Topics
 	return e.catalog.Layout(topology.LayoutOptions{
+		Namespace:         e.namespace(),
 		Partitions:        int32(t.Partitions),
 		ReplicationFactor: int16(t.ReplicationFactor),
 		MinInsyncReplicas: t.MinInsyncReplicas,
 		HandlerRetention:  t.HandlerRetention.Std(),
 	})
 }
+
+// namespace is the configured topic prefix: topic names inside provbus are
+// logical, and become physical through it where a client sees them.
+func (e *env) namespace() topology.Namespace { return topology.Namespace(e.cfg.Topics.Prefix) }
 
 // ping fails fast, with the address, when no broker answers.
 func ping(ctx context.Context, cl *kgo.Client, brokers []string) error {

@@ -64,9 +64,13 @@ type Registry struct {
 
 // Topics sets how topology apply creates topics.
 type Topics struct {
-	Partitions        int `yaml:"partitions"`
-	ReplicationFactor int `yaml:"replication_factor"`
-	MinInsyncReplicas int `yaml:"min_insync_replicas"`
+	// Prefix is put before every topic and subject name provbus uses
+	// ("staging." → "staging.portabilling.account"), so environments can
+	// share a cluster. Empty: the names of the design.
+	Prefix            string `yaml:"prefix"`
+	Partitions        int    `yaml:"partitions"`
+	ReplicationFactor int    `yaml:"replication_factor"`
+	MinInsyncReplicas int    `yaml:"min_insync_replicas"`
 	// HandlerRetention is how long handler topics keep records; domain
 	// topics keep history forever.
 	HandlerRetention Duration `yaml:"handler_retention"`
@@ -114,6 +118,11 @@ type Process struct {
 	InstanceID string `yaml:"instance_id"`
 	// DedupWindow is how long a routed event_id is remembered.
 	DedupWindow Duration `yaml:"dedup_window"`
+	// WatermarkSkew is how far the directory's watermarks trail the newest
+	// fact (0 = directory.DefaultSkew, 100 ms): more than the clock
+	// disagreement between ingest instances, and a floor of every
+	// dispatch's latency.
+	WatermarkSkew Duration `yaml:"watermark_skew"`
 }
 
 // Log configures logging.

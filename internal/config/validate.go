@@ -36,6 +36,9 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.Registry.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("registry.url", "%q is not an http(s) URL", c.Registry.URL)
 	}
+	if !validTopicPrefix(c.Topics.Prefix) {
+		bad("topics.prefix", "%q: use at most 100 of the characters a-z A-Z 0-9 . _ -", c.Topics.Prefix)
+	}
 	if c.Topics.Partitions < 1 {
 		bad("topics.partitions", "must be at least 1, got %d", c.Topics.Partitions)
 	}
@@ -70,6 +73,9 @@ func (c *Config) Validate() error {
 	if c.Process.DedupWindow <= 0 {
 		bad("process.dedup_window", "must be positive")
 	}
+	if c.Process.WatermarkSkew < 0 {
+		bad("process.watermark_skew", "must not be negative")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -86,4 +92,17 @@ func (c *Config) Validate() error {
 // HasSourceAuth reports whether any source has credentials configured.
 func (a Auth) HasSourceAuth() bool {
 	return a.PortaBilling.Username != "" || len(a.Transatel.Secrets) > 0 || a.JeraSoft.Token != ""
+}
+
+// validTopicPrefix reports whether p can stand before a Kafka topic name.
+func validTopicPrefix(p string) bool {
+	if len(p) > 100 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -35,10 +35,12 @@ func (e Entity) String() string { return e.Field + " " + e.Value }
 // History gathers what happened to one entity.
 type History struct {
 	Catalog *topology.Catalog
-	Codec   *schemas.Codec
-	Window  Window
-	Filter  *Filter // optional, applied to the entity's own records
-	Stats   Stats
+	// Namespace maps the catalog's topics to the cluster's (topics.prefix).
+	Namespace topology.Namespace
+	Codec     *schemas.Codec
+	Window    Window
+	Filter    *Filter // optional, applied to the entity's own records
+	Stats     Stats
 }
 
 // historyTopic is one topic history reads and how its records relate to the
@@ -65,19 +67,19 @@ func (h *History) Run(ctx context.Context, dial Dial, ent Entity) ([]Entry, erro
 	var cands []historyTopic
 	for _, d := range h.Catalog.Domains() {
 		if d.Key == ent.Field {
-			cands = append(cands, historyTopic{d.Topic, 0})
+			cands = append(cands, historyTopic{h.Namespace.Topic(d.Topic), 0})
 		}
 	}
 	for _, d := range h.Catalog.Derived() {
 		if d.Key == ent.Field {
-			cands = append(cands, historyTopic{d.Topic, 1})
+			cands = append(cands, historyTopic{h.Namespace.Topic(d.Topic), 1})
 		}
 	}
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no topic is keyed by %s", ent.Field)
 	}
 	for _, t := range h.Catalog.HandlerTopics() {
-		cands = append(cands, historyTopic{t, 2})
+		cands = append(cands, historyTopic{h.Namespace.Topic(t), 2})
 	}
 	stage := map[string]int{}
 	for _, c := range cands {
@@ -100,7 +102,7 @@ func (h *History) Run(ctx context.Context, dial Dial, ent Entity) ([]Entry, erro
 		return nil, err
 	}
 	entries = append(entries, parents...)
-	lineage(entries)
+	lineage(h.Namespace, entries)
 	sort.SliceStable(entries, func(i, j int) bool {
 		a, b := entries[i].Record, entries[j].Record
 		if !a.Timestamp.Equal(b.Timestamp) {

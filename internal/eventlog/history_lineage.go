@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
 )
 
 // parents reads the customer and product events the inherited entries were
@@ -40,7 +41,7 @@ func (h *History) parents(ctx context.Context, dial Dial, adm *kadm.Client, entr
 			if !ok {
 				continue
 			}
-			w := where{d.Topic, d.Key, k}
+			w := where{h.Namespace.Topic(d.Topic), d.Key, k}
 			if want[w] == nil {
 				want[w] = map[string]bool{}
 			}
@@ -76,14 +77,14 @@ func (h *History) parents(ctx context.Context, dial Dial, adm *kadm.Client, entr
 // lineage fills each entry's Cause: an inherited event is caused by its
 // parent; a handler delivery carries an event unchanged (the router copies
 // it), so it is caused by that event and, through it, by the parent.
-func lineage(entries []Entry) {
+func lineage(ns topology.Namespace, entries []Entry) {
 	for i := range entries {
 		e := &entries[i]
 		var c []string
 		if p := e.Event.ParentEventID; p != nil {
 			c = append(c, *p)
 		}
-		if strings.HasPrefix(e.Record.Topic, schemas.HandlerTopicPrefix) {
+		if strings.HasPrefix(e.Record.Topic, ns.Topic(schemas.HandlerTopicPrefix)) {
 			c = append(c, e.Event.EventID)
 		}
 		e.Cause = c

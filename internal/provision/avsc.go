@@ -20,11 +20,11 @@ func AVSC(specs []topology.TopicSpec) (map[string]string, error) {
 		if !s.Avro {
 			continue
 		}
-		text, err := schemas.ValueSchema(s.Name)
+		text, err := schemas.ValueSchema(s.Logical)
 		if err != nil {
 			return nil, err
 		}
-		files[schemas.Subject(s.Name)+".avsc"] = text
+		files[schemas.Subject(s.Logical)+".avsc"] = text
 	}
 	return files, nil
 }

@@ -160,7 +160,7 @@ func planSubjects(ctx context.Context, t Target, specs []topology.TopicSpec, pla
 		if !s.Avro {
 			continue
 		}
-		text, err := schemas.ValueSchema(s.Name)
+		text, err := schemas.ValueSchema(s.Logical)
 		if err != nil {
 			return err
 		}

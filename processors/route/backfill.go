@@ -37,15 +37,16 @@ const idleStop = time.Second
 // router already delivered to h (it runs the new catalog too) is not sent
 // twice, and re-running a backfill that stopped half-way resumes instead of
 // duplicating. cl must be a plain (non-group) client; h.Topic must be
-// prepared on codec with records.Use.
-func Backfill(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, cat *topology.Catalog, h *topology.Handler, from time.Time) (BackfillStats, error) {
+// prepared on codec with records.Use. Topics are read and written in the
+// namespace ns (config topics.prefix).
+func Backfill(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, cat *topology.Catalog, ns topology.Namespace, h *topology.Handler, from time.Time) (BackfillStats, error) {
 	var st BackfillStats
 	if h == nil || h.Topic == "" {
 		return st, errors.New("route backfill: handler has no topic (processors cannot be back-filled)")
 	}
 	seen := map[uint64]struct{}{}
 	var ev schemas.Event
-	err := readRange(ctx, cl, []string{h.Topic}, time.Time{}, func(r *kgo.Record) error {
+	err := readRange(ctx, cl, []string{ns.Topic(h.Topic)}, time.Time{}, func(r *kgo.Record) error {
 		if _, err := codec.Decode(ctx, r.Value, &ev); err == nil {
 			seen[Hash(ev.EventID)] = struct{}{}
 		}
@@ -67,7 +68,7 @@ func Backfill(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, cat *to
 			mu.Unlock()
 		}
 	}
-	err = readRange(ctx, cl, Inputs(cat), from, func(r *kgo.Record) error {
+	err = readRange(ctx, cl, ns.Topics(Inputs(cat)), from, func(r *kgo.Record) error {
 		st.Read++
 		if _, err := codec.Decode(ctx, r.Value, &ev); err != nil {
 			if errors.Is(err, schemas.ErrNotWireFormat) || errors.Is(err, schemas.ErrUnknownSchema) || errors.Is(err, schemas.ErrUndecodable) {
@@ -92,6 +93,7 @@ func Backfill(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, cat *to
 			if err != nil {
 				return err
 			}
+			rec.Topic = ns.Topic(o.Topic)
 			cl.Produce(ctx, rec, promise)
 			st.Routed++
 		}

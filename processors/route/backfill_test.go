@@ -27,7 +27,7 @@ func TestBackfill(t *testing.T) {
 	c.produce(t, pre)
 
 	for run, want := range []BackfillStats{{Read: 3, Routed: 1, Duplicates: 2}, {Read: 3, Routed: 0, Duplicates: 3}} {
-		st, err := Backfill(context.Background(), c.cl, c.codec, c.cat, iptv, from)
+		st, err := Backfill(context.Background(), c.cl, c.codec, c.cat, "", iptv, from)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -206,7 +206,7 @@ func payloadSchema(s topology.TopicSpec) (json.RawMessage, error) {
 	if !s.Avro {
 		return json.Marshal(rawPayload(s))
 	}
-	text, err := schemas.ValueSchema(s.Name)
+	text, err := schemas.ValueSchema(s.Logical)
 	if err != nil {
 		return nil, fmt.Errorf("asyncapi: topic %s: %w", s.Name, err)
 	}

@@ -184,7 +184,7 @@ func TestDocumentContent(t *testing.T) {
 		if err := json.Unmarshal(doc.Components.Schemas[s.Name+"-value"], &payload); err != nil {
 			t.Fatalf("%s payload: %v", s.Name, err)
 		}
-		want, err := schemas.ValueSchema(s.Name)
+		want, err := schemas.ValueSchema(s.Logical)
 		if err != nil {
 			t.Fatal(err)
 		}

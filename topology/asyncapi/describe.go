@@ -58,9 +58,9 @@ func newDescriber(cat *topology.Catalog) *describer {
 }
 
 func (d *describer) describe(s topology.TopicSpec) about {
-	a := about{messageName: schemas.RecordName(s.Name), tags: []Tag{{Name: string(s.Role)}}}
+	a := about{messageName: schemas.RecordName(s.Logical), tags: []Tag{{Name: string(s.Role)}}}
 	a.messageTitle = a.messageName
-	if dom, ok := d.domains[s.Name]; ok {
+	if dom, ok := d.domains[s.Logical]; ok {
 		a.tags = append(a.tags, Tag{Name: string(dom.Source)})
 	}
 	switch s.Role {
@@ -71,7 +71,7 @@ func (d *describer) describe(s topology.TopicSpec) about {
 	case topology.RoleHandler:
 		d.handler(&a, s)
 	case topology.RoleParking:
-		handler := strings.TrimSuffix(s.Name, ".parking")
+		handler := strings.TrimSuffix(s.Logical, ".parking")
 		a.summary = "Events of " + handler + " that kept failing in its consumer."
 		a.channelDescription = "The subscribe package copies here, unchanged (key, value and headers), a record of `" +
 			handler + "` whose handler call kept failing, adding the DLQ headers and `provbus.parking.attempts`. " +
@@ -102,7 +102,7 @@ func (d *describer) describe(s topology.TopicSpec) about {
 		a.channelDescription = "A compacted changelog: the latest record per key is the state. Not an event stream."
 		a.messageName, a.messageTitle = "StateRecord", "State record"
 		a.contentType = "application/octet-stream"
-		if s.Name == topology.TopicDirectorySnapshot {
+		if s.Logical == topology.TopicDirectorySnapshot {
 			a.summary = "Directory rows (account -> customer, product) from provbus import directory."
 			a.channelDescription = "`provbus import directory accounts.csv` writes one JSON row per account; the " +
 				"directory processor reads them to learn account -> customer and account -> product before any account " +
@@ -121,7 +121,7 @@ func (d *describer) describe(s topology.TopicSpec) about {
 }
 
 func (d *describer) domain(a *about, s topology.TopicSpec) {
-	dom := d.domains[s.Name]
+	dom := d.domains[s.Logical]
 	types := d.types[s.Name]
 	a.summary = fmt.Sprintf("%s %s events, as received.", dom.Source, dom.Name)
 	var b strings.Builder
@@ -173,7 +173,7 @@ func (d *describer) derived(a *about, s topology.TopicSpec) {
 }
 
 func (d *describer) handler(a *about, s topology.TopicSpec) {
-	h, ok := d.handlers[s.Name]
+	h, ok := d.handlers[s.Logical]
 	if !ok {
 		a.summary = "Handler topic " + s.Name + "."
 		return
