@@ -12,17 +12,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/provbus/provbus/internal/simulate"
+	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/schemas"
 )
 
 // latencies reads topics read_committed, decodes each record and keeps
 // now − received_at (the ingest's receive time) for events received after
-// from: webhook → visible to a downstream consumer.
+// from: webhook → visible to a downstream consumer. DIRECT and INHERITED
+// records are kept apart: an inherited event also waits for the
+// directory's watermark, by design, so one distribution of both says
+// little about either.
 type latencies struct {
-	cl      *kgo.Client
-	mu      sync.Mutex
-	samples []uint32 // microseconds
-	done    chan struct{}
+	cl        *kgo.Client
+	mu        sync.Mutex
+	direct    []uint32 // microseconds
+	inherited []uint32
+	done      chan struct{}
 }
 
 func (c *cluster) latencies(ctx context.Context, from time.Time, topics ...string) (*latencies, error) {
@@ -45,9 +50,13 @@ func (c *cluster) latencies(ctx context.Context, from time.Time, topics ...strin
 				if _, err := c.codec.Decode(ctx, r.Value, &ev); err != nil || ev.ReceivedAt.Before(from) {
 					return
 				}
-				d := now.Sub(ev.ReceivedAt)
+				us := uint32(max(now.Sub(ev.ReceivedAt).Microseconds(), 0))
 				l.mu.Lock()
-				l.samples = append(l.samples, uint32(max(d.Microseconds(), 0)))
+				if ev.Origin == schemas.OriginInherited {
+					l.inherited = append(l.inherited, us)
+				} else {
+					l.direct = append(l.direct, us)
+				}
 				l.mu.Unlock()
 			})
 		}
@@ -55,48 +64,75 @@ func (c *cluster) latencies(ctx context.Context, from time.Time, topics ...strin
 	return l, nil
 }
 
-func (l *latencies) result() (p50, p99 time.Duration, n int) {
+// latency is one distribution's summary.
+type latency struct {
+	p50, p99 time.Duration
+	n        int
+}
+
+func summarize(samples []uint32) latency {
+	slices.Sort(samples)
+	return latency{simulate.Percentile(samples, 0.5), simulate.Percentile(samples, 0.99), len(samples)}
+}
+
+func (l *latencies) result() (direct, inherited latency) {
 	l.cl.Close()
 	<-l.done
-	slices.Sort(l.samples)
-	return simulate.Percentile(l.samples, 0.5), simulate.Percentile(l.samples, 0.99), len(l.samples)
+	return summarize(l.direct), summarize(l.inherited)
 }
+
+// latencyBatch is how many ESPF events go in one request on the
+// end-to-end line. At one per request the ingest, sharing two cores with
+// the processors, could not take 10 000 events/s and the line measured a
+// backlog; ESPF sends arrays, so the line drives it that way and the
+// pipeline behind the ingest is what is measured. Transatel and JeraSoft
+// still send one event per request, as they do.
+const latencyBatch = 20
 
 // lineLatency sends the realistic mix at cfg.LatencyRate through the whole
 // pipeline and measures webhook → handler topic (read_committed); the
 // baseline is the bare handler feeding one bare copy stage.
 func lineLatency(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
-	pb50, pb99, pbN, err := latencyOnce(ctx, cfg, w, false)
+	pbDirect, pbInherited, err := latencyOnce(ctx, cfg, w, false)
 	if err != nil {
 		return nil, err
 	}
-	b50, b99, _, err := latencyOnce(ctx, cfg, w, true)
+	bare, _, err := latencyOnce(ctx, cfg, w, true)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	step := fmt.Sprintf("4. webhook → handler topic at %.0f ev/s", cfg.LatencyRate)
-	note := fmt.Sprintf("%d handler records sampled", pbN)
-	return []Row{
-		{Step: step, Metric: "p50", Provbus: ms(pb50), Baseline: ms(b50), Unit: "ms", Lower: true, Note: note},
-		{Step: step, Metric: "p99", Provbus: ms(pb99), Baseline: ms(b99), Unit: "ms", Lower: true, Target: "≤ 50 ms"},
-	}, nil
+	step := fmt.Sprintf("4. webhook → handler topic at %.0f ev/s, ESPF %d/request", cfg.LatencyRate, latencyBatch)
+	rows := []Row{
+		{Step: step, Metric: "DIRECT p50", Provbus: ms(pbDirect.p50), Baseline: ms(bare.p50), Unit: "ms", Lower: true,
+			Note: fmt.Sprintf("%d direct handler records sampled", pbDirect.n)},
+		{Step: step, Metric: "DIRECT p99", Provbus: ms(pbDirect.p99), Baseline: ms(bare.p99), Unit: "ms", Lower: true, Target: "≤ 50 ms"},
+	}
+	if pbInherited.n > 0 {
+		note := fmt.Sprintf("%d inherited records; they wait for the directory watermark by design (skew %s, idle heartbeat %s, the runner's tick); baseline: the bare copy loop, which has no inheritance",
+			pbInherited.n, directory.DefaultSkew, directory.IdleHeartbeat)
+		rows = append(rows,
+			Row{Step: step, Metric: "INHERITED p50", Provbus: ms(pbInherited.p50), Baseline: ms(bare.p50), Unit: "ms", Lower: true, Note: note},
+			Row{Step: step, Metric: "INHERITED p99", Provbus: ms(pbInherited.p99), Baseline: ms(bare.p99), Unit: "ms", Lower: true},
+		)
+	}
+	return rows, nil
 }
 
-func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare bool) (p50, p99 time.Duration, n int, err error) {
+func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare bool) (direct, inherited latency, err error) {
 	c, err := startCluster(ctx, cfg.Catalog, cfg.Partitions)
 	if err != nil {
-		return 0, 0, 0, err
+		return latency{}, latency{}, err
 	}
 	defer c.close()
 	var h http.Handler
 	topics := cfg.Catalog.HandlerTopics()
 	if bare {
 		if err := c.createAvroTopics(ctx, int32(cfg.Partitions), "bench.a", "bench.b"); err != nil {
-			return 0, 0, 0, err
+			return latency{}, latency{}, err
 		}
 		bh, err := newBareHandler(c, "bench.a")
 		if err != nil {
-			return 0, 0, 0, err
+			return latency{}, latency{}, err
 		}
 		defer bh.close()
 		mux := http.NewServeMux()
@@ -109,7 +145,7 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare bool) (p50, p99
 	} else {
 		ih, closeIngest, err := w.Ingest(ctx, c.brokers, c.regURL)
 		if err != nil {
-			return 0, 0, 0, err
+			return latency{}, latency{}, err
 		}
 		defer closeIngest()
 		h = ih
@@ -118,30 +154,30 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare bool) (p50, p99
 	}
 	url, stop, err := serve(h)
 	if err != nil {
-		return 0, 0, 0, err
+		return latency{}, latency{}, err
 	}
 	defer stop()
 	// Warm-up at a tenth of the rate lets every group join and the
 	// directory publish its first watermarks.
 	if _, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 400}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate / 10, Duration: 4 * time.Second, Connections: 64}); err != nil {
-		return 0, 0, 0, err
+		simulate.Options{URL: url, Rate: cfg.LatencyRate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
+		return latency{}, latency{}, err
 	}
 	from := time.Now()
 	l, err := c.latencies(ctx, from, topics...)
 	if err != nil {
-		return 0, 0, 0, err
+		return latency{}, latency{}, err
 	}
 	rep, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 401}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate, Duration: cfg.LatencyDuration, Connections: 64})
+		simulate.Options{URL: url, Rate: cfg.LatencyRate, Duration: cfg.LatencyDuration, Batch: latencyBatch, Connections: 64})
 	if err != nil {
-		return 0, 0, 0, err
+		return latency{}, latency{}, err
 	}
 	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
 	time.Sleep(2 * time.Second) // let the tail of the run arrive
-	p50, p99, n = l.result()
-	if n == 0 {
-		return 0, 0, 0, errors.New("no record reached the output topics")
+	direct, inherited = l.result()
+	if direct.n == 0 {
+		return latency{}, latency{}, errors.New("no record reached the output topics")
 	}
-	return p50, p99, n, nil
+	return direct, inherited, nil
 }

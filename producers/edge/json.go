@@ -21,13 +21,18 @@ func Elements(body []byte) ([]json.RawMessage, error) {
 	}
 	switch b[0] {
 	case '{':
-		if !json.Valid(b) {
+		if !valid(b) {
 			return nil, &Error{Problems: []Problem{{Error: MsgMalformed}}}
 		}
 		return []json.RawMessage{b}, nil
 	case '[':
+		// One scan validates the array and splits it; the elements are
+		// slices of body, as the single-object case always was.
 		var items []json.RawMessage
-		if err := json.Unmarshal(b, &items); err != nil {
+		end := scanArray(b, 0, 1, func(sp span) {
+			items = append(items, b[sp.start:sp.end:sp.end])
+		})
+		if end < 0 || skipSpace(b, end) != len(b) {
 			return nil, &Error{Problems: []Problem{{Error: MsgMalformed}}}
 		}
 		if len(items) == 0 {
@@ -60,7 +65,8 @@ func ID(raw json.RawMessage) (*int64, error) {
 	}
 	s := string(raw)
 	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
+		var err error
+		if s, err = unquote(raw); err != nil {
 			return nil, fmt.Errorf("%s: want an integer or a numeric string", MsgWrongType)
 		}
 		if s == "" {
@@ -83,8 +89,8 @@ func Text(raw json.RawMessage) (*string, error) {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return nil, fmt.Errorf("%s: want a string", MsgWrongType)
 		}
 		if s == "" {
@@ -98,10 +104,29 @@ func Text(raw json.RawMessage) (*string, error) {
 	return &s, nil
 }
 
+// unquote decodes the JSON string raw. Most strings need no decoding, and
+// json.Unmarshal costs a validation pass and a reflective store for them.
+func unquote(raw []byte) (string, error) {
+	if inner, ok := PlainString(raw); ok {
+		return string(inner), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
 // AttrValue renders a JSON value as an attribute string: strings without
 // their quotes, anything else as its compact JSON text (so null is "null"
 // and an object stays a JSON document).
 func AttrValue(raw json.RawMessage) string {
+	// Strings without escapes and numbers are their own attribute text;
+	// only the rest pays for encoding/json.
+	if inner, ok := PlainString(raw); ok {
+		return string(inner)
+	}
+	if IsNumber(raw) {
+		return string(raw)
+	}
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {

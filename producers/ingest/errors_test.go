@@ -3,6 +3,8 @@ package ingest
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -98,4 +100,29 @@ func TestErrors(t *testing.T) {
 	if n := h.total(); n != 1 {
 		t.Fatalf("%d records after one good request", n)
 	}
+}
+
+// TestWriteAcceptedMatchesJSON: the hand-written 200 body is byte for byte
+// what writeJSON(Accepted{…}) wrote, escapes included.
+func TestWriteAcceptedMatchesJSON(t *testing.T) {
+	for _, c := range []struct{ accepted, quarantined []string }{
+		{nil, nil},
+		{[]string{"1", "2"}, nil},
+		{[]string{"a\"b", `c\d`, "<&>", "\x01\u2028é", "\xff"}, []string{"q 1", "9f86d081884c7d659a2feaa0c55ad015"}},
+	} {
+		want := httptest.NewRecorder()
+		writeJSON(want, http.StatusOK, Accepted{EventIDs: nonNil(c.accepted), Quarantined: nonNil(c.quarantined)})
+		got := httptest.NewRecorder()
+		writeAccepted(got, http.StatusOK, c.accepted, c.quarantined)
+		if got.Body.String() != want.Body.String() || !reflect.DeepEqual(got.Header(), want.Header()) || got.Code != want.Code {
+			t.Errorf("writeAccepted = %d %v %q, writeJSON %d %v %q", got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -63,11 +63,11 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 		reason string
 	}
 	plan := make([]routed, len(evs))
+	size := 0
 	for i := range evs {
 		ev := &evs[i]
-		if s.missingKey(src, ev, i, &bad) {
-			continue
-		}
+		// One catalog resolution per event: it used to be four look-ups
+		// (missingKey's and the routing's, each Lookup and DomainOf).
 		t, ok := s.s.catalog.Lookup(ev.EventType)
 		if !ok {
 			plan[i] = routed{ev: ev, reason: ReasonUnknownType}
@@ -82,16 +82,25 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 			plan[i] = routed{ev: ev, reason: ReasonUnknownType + " (no domain)"}
 			continue
 		}
-		key, _ := ev.Key(d.Key)
+		key, ok := ev.Key(d.Key)
+		if !ok || key == "" {
+			bad.Add(i, src.Field(d.Key), edge.MsgMissing)
+			continue
+		}
 		if t.Name != ev.EventType {
 			ev.Attributes[AttrEventTypeSent] = ev.EventType
 			ev.EventType = t.Name
 		}
 		plan[i] = routed{ev: ev, topic: d.Topic, key: key}
+		size += len(ev.Payload)
 	}
 	if err := bad.Err(); err != nil {
 		return nil, err
 	}
+	// The values of a request are encoded into one slab (the Avro record
+	// holds the payload and the attributes, so about twice the payload)
+	// instead of a growing buffer per record.
+	slab := make([]byte, 0, 2*size+256*len(evs))
 	for _, p := range plan {
 		if p.reason != "" {
 			q := &schemas.Quarantined{
@@ -108,10 +117,14 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 			b.quarantinedTypes = append(b.quarantinedTypes, p.ev.EventType)
 			continue
 		}
-		rec, err := records.Event(s.codec, p.topic, p.key, p.ev)
-		if err != nil {
+		start := len(slab)
+		var err error
+		if slab, err = s.codec.Encode(slab, p.topic, p.ev); err != nil {
 			return nil, fmt.Errorf("event record: %w", err)
 		}
+		// Capped, so a slab that grows past its estimate never lets a
+		// record's value overlap the next one.
+		rec := records.EventRecord(p.topic, p.key, slab[start:len(slab):len(slab)], p.ev)
 		b.records = append(b.records, rec)
 		b.accepted = append(b.accepted, p.ev.EventID)
 		b.acceptedTypes = append(b.acceptedTypes, p.ev.EventType)
@@ -211,21 +224,46 @@ type waiter struct {
 	err       error
 	done      chan struct{}
 	metrics   *metrics.Pipeline
+	// produced tallies acknowledged records per topic under mu, added to
+	// the counters once the last promise is in: one counter look-up per
+	// topic and request instead of one per record.
+	produced []tally
+}
+
+// tally is a count per label value.
+type tally struct {
+	label string
+	n     int
+}
+
+// add counts one label in ts; a request's records go to a few topics and
+// its events are of a few types, so a linear scan beats a map.
+func add(ts []tally, label string) []tally {
+	for i := range ts {
+		if ts[i].label == label {
+			ts[i].n++
+			return ts
+		}
+	}
+	return append(ts, tally{label: label, n: 1})
 }
 
 func (w *waiter) promise(r *kgo.Record, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err == nil {
 		// Per record, not per request: a request that ends in 503 may
 		// still have had some of its records acknowledged.
-		w.metrics.Produced(r.Topic).Inc()
+		w.produced = add(w.produced, r.Topic)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	if err != nil && w.err == nil {
 		w.err = err
 	}
 	w.remaining--
 	if w.remaining == 0 {
+		for _, t := range w.produced {
+			w.metrics.Produced(t.label).Add(float64(t.n))
+		}
 		close(w.done)
 	}
 }
@@ -238,12 +276,20 @@ func (s *Server) account(source string, b *batch, reject string) {
 	if reject != "" {
 		accepted, quarantined = metrics.Rejected(reject), metrics.Rejected(reject)
 	}
-	for _, t := range b.acceptedTypes {
-		s.s.metrics.IngestEvent(source, t, accepted).Inc()
+	var buf [8]tally
+	for _, t := range countTypes(buf[:0], b.acceptedTypes) {
+		s.s.metrics.IngestEvent(source, t.label, accepted).Add(float64(t.n))
 	}
-	for _, t := range b.quarantinedTypes {
-		s.s.metrics.IngestEvent(source, t, quarantined).Inc()
+	for _, t := range countTypes(buf[:0], b.quarantinedTypes) {
+		s.s.metrics.IngestEvent(source, t.label, quarantined).Add(float64(t.n))
 	}
+}
+
+func countTypes(ts []tally, types []string) []tally {
+	for _, t := range types {
+		ts = add(ts, t)
+	}
+	return ts
 }
 
 func ptr[T any](v T) *T { return &v }

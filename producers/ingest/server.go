@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -43,6 +44,9 @@ type Server struct {
 	client  *kgo.Client
 	codec   *schemas.Codec
 	sources map[string]edge.Source
+	// latency is each source's ingest latency histogram, resolved once:
+	// WithLabelValues hashes its labels on every call.
+	latency map[string]prometheus.Observer
 	handler http.Handler
 }
 
@@ -83,6 +87,10 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		jerasoft.New(s.auth.JeraSoft),
 	} {
 		srv.sources[src.Name()] = src
+	}
+	srv.latency = map[string]prometheus.Observer{}
+	for name := range srv.sources {
+		srv.latency[name] = s.metrics.IngestLatency(name)
 	}
 
 	topics := []string{schemas.QuarantineTopic}

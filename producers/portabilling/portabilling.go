@@ -97,7 +97,7 @@ type element struct {
 }
 
 // ids maps ESPF variables to typed fields.
-var ids = []struct {
+var ids = [...]struct {
 	name string
 	set  func(*schemas.Event, *int64)
 }{
@@ -112,6 +112,10 @@ var ids = []struct {
 	{"i_connection", func(e *schemas.Event, v *int64) { e.IConnection = v }},
 }
 
+// timeLayouts are the event_time layouts tried in order: ESPF's own, then
+// the ISO forms scripts send.
+var timeLayouts = append([]string{TimeLayout}, edge.ISOLayouts...)
+
 // Parse turns an ESPF body into events. Each element needs a string
 // event_type and an object variables; i_event is the event id (the hash of
 // the canonical element when absent, flagged by AttrEventIDHash);
@@ -122,6 +126,16 @@ func Parse(body []byte, received time.Time) ([]schemas.Event, error) {
 }
 
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
+	if ev, ok := parseFast(raw, received); ok {
+		return ev, true
+	}
+	return parseGeneral(i, raw, received, bad)
+}
+
+// parseGeneral is the element parser for any input: it reports every
+// problem and accepts every spelling encoding/json does (escaped or
+// case-folded keys). parseFast defers to it for anything unusual.
+func parseGeneral(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
 	n := len(bad.Problems)
 	if !edge.IsObject(raw) {
 		bad.Add(i, "", edge.MsgNotObject)
@@ -158,7 +172,7 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 	if t, err := edge.Text(vars["event_time"]); err != nil || (t != nil && vars["event_time"][0] != '"') {
 		bad.Add(i, "variables.event_time", edge.MsgWrongType+": want a string")
 	} else if t != nil {
-		at, ok := edge.ParseTime(*t, append([]string{TimeLayout}, edge.ISOLayouts...)...)
+		at, ok := edge.ParseTime(*t, timeLayouts...)
 		if !ok {
 			bad.Add(i, "variables.event_time", edge.MsgBadValue+": want YYYY-MM-DD HH:MM:SS (UTC)")
 		}

@@ -1,0 +1,301 @@
+package edge
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// A validating JSON scanner that splits a body into byte ranges in one
+// pass. encoding/json validated every element three times (the array, the
+// element, its variables) with a state machine called through a function
+// pointer per byte, and copied every value; the profile of the ingest line
+// had it at two thirds of the request's CPU. The scanner accepts exactly
+// what json.Valid accepts (FuzzScanMatchesEncodingJSON holds it to that),
+// including encoding/json's nesting limit.
+
+// maxDepth is encoding/json's nesting limit: deeper documents are invalid
+// there, so they are invalid here.
+const maxDepth = 10000
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// scanValue returns the end of the JSON value starting at b[i] (no leading
+// space), or -1 when it is not valid JSON.
+func scanValue(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _ := scanString(b, i)
+		return end
+	case c == '{':
+		return scanObject(b, i, depth+1, nil)
+	case c == '[':
+		return scanArray(b, i, depth+1, nil)
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(b, i)
+	}
+	return -1
+}
+
+func scanLiteral(b []byte, i int, lit string) int {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+// scanString returns the end of the string starting at b[i] (the opening
+// quote) and whether its text is its bytes as they stand: no escape and
+// only ASCII (so no invalid UTF-8 for a decoder to replace).
+func scanString(b []byte, i int) (end int, plain bool) {
+	plain = true
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, plain
+		case c < 0x20:
+			return -1, false
+		case c >= utf8.RuneSelf:
+			plain = false
+		case c == '\\':
+			plain = false
+			i++
+			if i >= len(b) {
+				return -1, false
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i < 5 {
+					return -1, false
+				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return -1, false
+					}
+				}
+				i += 4
+			default:
+				return -1, false
+			}
+		}
+	}
+	return -1, false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// scanNumber follows JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return -1
+	case b[i] == '0':
+		i++
+	case b[i] >= '1' && b[i] <= '9':
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return -1
+		}
+		for i++; i < len(b) && isDigit(b[i]); i++ {
+		}
+	}
+	return i
+}
+
+// span is a half-open byte range [Start, End) of a scanned document.
+type span struct{ start, end int }
+
+// member is one name/value pair of an object: the key's range includes its
+// quotes; plainKey is scanString's plain.
+type member struct {
+	key, val span
+	plainKey bool
+}
+
+// scanObject returns the end of the object starting at b[i], or -1; each
+// member is passed to fn when fn is not nil.
+func scanObject(b []byte, i, depth int, fn func(member)) int {
+	if depth > maxDepth {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		var m member
+		end, plain := scanString(b, i)
+		if end < 0 {
+			return -1
+		}
+		m.key, m.plainKey = span{i, end}, plain
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+		end = scanValue(b, i, depth)
+		if end < 0 {
+			return -1
+		}
+		m.val = span{i, end}
+		if fn != nil {
+			fn(m)
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// scanArray returns the end of the array starting at b[i], or -1; each
+// element's range is passed to fn when fn is not nil.
+func scanArray(b []byte, i, depth int, fn func(span)) int {
+	if depth > maxDepth {
+		return -1
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	for {
+		end := scanValue(b, i, depth)
+		if end < 0 {
+			return -1
+		}
+		if fn != nil {
+			fn(span{i, end})
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// valid reports whether b is one JSON value with optional surrounding
+// white space: json.Valid, without its per-byte indirect calls.
+func valid(b []byte) bool {
+	i := skipSpace(b, 0)
+	end := scanValue(b, i, 0)
+	return end >= 0 && skipSpace(b, end) == len(b)
+}
+
+// Member is one name/value pair of a JSON object, as byte offsets into
+// the object's text so a caller can slice a string copy of that text
+// instead of allocating per value.
+type Member struct {
+	// KeyStart and KeyEnd delimit the key's text, without its quotes.
+	KeyStart, KeyEnd int
+	// ValStart and ValEnd delimit the value's JSON text.
+	ValStart, ValEnd int
+	// PlainKey is true when the key's text is the key (no escape, ASCII
+	// only); anything else must be decoded by encoding/json to compare.
+	PlainKey bool
+}
+
+// Members appends the members of the JSON object obj to dst, in document
+// order (duplicates included, so the last one wins for a caller that
+// assigns in order, as encoding/json does). ok is false when obj is not
+// exactly one valid JSON object.
+func Members(dst []Member, obj []byte) (out []Member, ok bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return dst, false
+	}
+	end := scanObject(obj, i, 1, func(m member) {
+		dst = append(dst, Member{
+			KeyStart: m.key.start + 1, KeyEnd: m.key.end - 1,
+			ValStart: m.val.start, ValEnd: m.val.end, PlainKey: m.plainKey,
+		})
+	})
+	if end < 0 || skipSpace(obj, end) != len(obj) {
+		return dst, false
+	}
+	return dst, true
+}
+
+// PlainString returns the text of the JSON string raw when it needs no
+// decoding — no escape and valid UTF-8, so encoding/json would return the
+// same bytes: those between the quotes. ok is false for anything else,
+// which encoding/json must decode.
+func PlainString(raw []byte) (inner []byte, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	end, plain := scanString(raw, 0)
+	if end != len(raw) {
+		return nil, false
+	}
+	inner = raw[1 : len(raw)-1]
+	if !plain && (bytes.IndexByte(inner, '\\') >= 0 || !utf8.Valid(inner)) {
+		return nil, false
+	}
+	return inner, true
+}
+
+// IsNumber reports whether raw is exactly one JSON number, whose text is
+// then its own compact form.
+func IsNumber(raw []byte) bool {
+	return len(raw) > 0 && (raw[0] == '-' || isDigit(raw[0])) && scanNumber(raw, 0) == len(raw)
+}
