@@ -72,6 +72,7 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 		ingest.WithKafka(kopts...),
 		ingest.WithRegistry(reg),
 		ingest.WithCatalog(e.catalog),
+		ingest.WithNamespace(e.namespace()),
 		ingest.WithAuth(e.cfg.Ingest.Auth),
 		ingest.WithMaxBodyBytes(e.cfg.Ingest.MaxBodyBytes),
 		ingest.WithLogger(e.log.Named("ingest")),

@@ -27,6 +27,7 @@ type settings struct {
 	log             *zap.Logger
 	metrics         *metrics.Pipeline
 	now             func() time.Time
+	namespace       topology.Namespace
 }
 
 func defaults() settings {
@@ -124,3 +125,7 @@ func WithClock(now func() time.Time) Option {
 		}
 	}
 }
+
+// WithNamespace writes every record in the namespace of topics.prefix
+// (default none: the design's topic names).
+func WithNamespace(ns topology.Namespace) Option { return func(s *settings) { s.namespace = ns } }

@@ -196,6 +196,7 @@ func (s *Server) produce(ctx context.Context, recs []*kgo.Record) error {
 	defer cancel()
 	w := &waiter{remaining: len(recs), done: make(chan struct{}), metrics: s.s.metrics}
 	for _, r := range recs {
+		r.Topic = s.s.namespace.Topic(r.Topic) // logical inside, physical on the wire
 		s.client.Produce(ctx, r, w.promise)
 	}
 	select {

@@ -79,7 +79,7 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 		}
 		s.catalog = c
 	}
-	srv := &Server{s: s, codec: schemas.NewCodec(s.registry)}
+	srv := &Server{s: s, codec: schemas.NewCodec(s.registry, schemas.WithTopicPrefix(string(s.namespace)))}
 	srv.sources = map[string]edge.Source{}
 	for _, src := range []edge.Source{
 		portabilling.New(s.auth.PortaBilling),
