@@ -67,7 +67,7 @@ type processor func(deps processDeps) stream.Processor
 // processors is every processor provbus process runs. Adding one is one
 // line here.
 var processors = []processor{
-	func(processDeps) stream.Processor { return directory.New(0) },
+	func(d processDeps) stream.Processor { return directory.New(d.cfg.Process.WatermarkSkew.Std()) },
 	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch"), 0) },
 	func(d processDeps) stream.Processor {
 		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std())

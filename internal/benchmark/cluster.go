@@ -181,6 +181,9 @@ func (k *counter) wait(ctx context.Context, want int64, timeout time.Duration) (
 	return time.Unix(0, k.last.Load()), nil
 }
 
+// firstAt is when the first record was seen (zero before any).
+func (k *counter) firstAt() time.Time { return time.Unix(0, k.first.Load()) }
+
 func (k *counter) close() {
 	k.cl.Close()
 	<-k.done

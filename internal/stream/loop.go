@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -35,8 +34,6 @@ type loop struct {
 	pendingSince time.Time
 	ev           schemas.Event
 	m            *loopMetrics // nil without WithMetrics
-
-	dbgProc, dbgFlush, dbgEnd time.Duration // TEMP-DEBUG
 }
 
 func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
@@ -102,9 +99,7 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			return err
 		}
-		tPoll := time.Now() // TEMP-DEBUG
 		fs := l.poll(ctx)
-		dbgPoll := time.Since(tPoll) // TEMP-DEBUG
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -137,11 +132,7 @@ func (l *loop) run(ctx context.Context) error {
 		if fs.NumRecords() == 0 && (tick == nil || tick.CaughtUp == nil) {
 			continue
 		}
-		tB := time.Now() // TEMP-DEBUG
 		err := l.batch(ctx, fs, tick)
-		if os.Getenv("PROVBUS_BENCH_DEBUG") != "" { // TEMP-DEBUG
-			l.r.log.Info("DBG batch", zap.Int("records", fs.NumRecords()), zap.Int("out", l.out.produced), zap.Duration("poll", dbgPoll), zap.Duration("batch", time.Since(tB)), zap.Duration("proc", l.dbgProc), zap.Duration("flush", l.dbgFlush), zap.Duration("end", l.dbgEnd), zap.Bool("tick", tick != nil && tick.CaughtUp != nil), zap.Error(err))
-		}
 		switch {
 		case err == nil:
 			backoff = 0
@@ -176,7 +167,6 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	}
 	l.out.reset(ctx, time.Now())
 	l.m.begin(l.out)
-	t0 := time.Now() // TEMP-DEBUG
 	err := l.processAll(ctx, fs)
 	if err == nil && tick != nil {
 		if tk, ok := l.r.proc.(Ticker); ok {
@@ -186,8 +176,6 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	if l.sess == nil {
 		return l.commitAtLeastOnce(ctx, err, fs)
 	}
-	l.dbgProc = time.Since(t0) // TEMP-DEBUG
-	t0 = time.Now()
 	if err == nil {
 		if ferr := l.cl.Flush(ctx); ferr != nil {
 			err = ferr
@@ -199,10 +187,13 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	if err != nil {
 		how = kgo.TryAbort
 	}
-	l.dbgFlush = time.Since(t0) // TEMP-DEBUG
-	t0 = time.Now()
-	committed, endErr := l.sess.End(ctx, how)
-	l.dbgEnd = time.Since(t0) // TEMP-DEBUG
+	var committed bool
+	var endErr error
+	if err == nil && len(l.cl.UncommittedOffsets()) == 0 {
+		committed, endErr = l.endOffsetless(ctx)
+	} else {
+		committed, endErr = l.sess.End(ctx, how)
+	}
 	if committed && endErr == nil {
 		l.m.committed(l.out, fs, l.pos)
 		return nil
@@ -225,6 +216,34 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		err = errors.New("transaction not committed (rebalance)")
 	}
 	return err
+}
+
+// endOffsetless ends a transaction that carries no input offsets: a poll
+// that returned no records but whose Tick ran (the directory's watermarks,
+// an idle route tick). GroupTransactSession.End treats a commit without
+// offsets as one on a pre-KIP-447 broker (franz-go v1.22 reads the version
+// of a TxnOffsetCommit response it never sent) and then holds its lock for
+// 500 ms, so End returned half a second late: every directory tick took
+// 750 ms instead of 250, and every idle route tick stalled the next batch.
+// Without offsets the session adds nothing — its heartbeat only protects
+// offsets (kgo's own comment: an empty end is always safe) — so the
+// client's EndTransaction is called directly: commit when the Tick wrote
+// records, abort (no request at all) when it wrote none. A revoke during
+// such a transaction still makes the session abort the next one that
+// carries offsets; what is committed here (watermarks) only describes
+// facts of earlier committed polls, so it is true whichever member owns
+// the partition by then.
+func (l *loop) endOffsetless(ctx context.Context) (bool, error) {
+	how := kgo.TryCommit
+	if l.out.produced == 0 {
+		how = kgo.TryAbort
+	}
+	if err := l.cl.EndTransaction(ctx, how); err != nil {
+		return false, err
+	}
+	// An empty transaction aborted loses nothing: report it done, so the
+	// state is not reloaded.
+	return true, nil
 }
 
 func (l *loop) commitAtLeastOnce(ctx context.Context, err error, fs kgo.Fetches) error {

@@ -94,9 +94,15 @@ const DefaultTransactionTimeout = 15 * time.Second
 // open before aborting it (default DefaultTransactionTimeout).
 func WithTransactionTimeout(d time.Duration) Option { return func(r *Runner) { r.txnTimeout = d } }
 
+// DefaultTickInterval is how often, at most, the runner lists end offsets
+// for Tick.CaughtUp. The directory's watermarks move once per tick, so the
+// tick is part of every dispatch's wait (it was 250 ms); the price is one
+// ListOffsets request per tick for a processor with a Ticker.
+const DefaultTickInterval = 100 * time.Millisecond
+
 // WithTickInterval sets how often, at most, the runner lists end offsets
 // for Tick.CaughtUp and how long a poll waits when nothing arrives
-// (default 250 ms).
+// (default DefaultTickInterval).
 func WithTickInterval(d time.Duration) Option { return func(r *Runner) { r.tickInterval = d } }
 
 // WithMaxPollRecords caps the records per poll, hence per transaction
@@ -114,7 +120,7 @@ func WithGroupTimeouts(session, rebalance time.Duration) Option {
 func New(p Processor, opts ...Option) (*Runner, error) {
 	r := &Runner{
 		proc: p, spec: p.Spec(), log: zap.NewNop(),
-		txnTimeout: DefaultTransactionTimeout, tickInterval: 250 * time.Millisecond, maxPoll: 10000,
+		txnTimeout: DefaultTransactionTimeout, tickInterval: DefaultTickInterval, maxPoll: 10000,
 		wanted: map[int32]bool{}, revoked: map[int32]bool{},
 	}
 	for _, o := range opts {

@@ -13,8 +13,8 @@
 // portabilling.product, so the dispatcher that owns a customer partition
 // also owns that customer's memberships.
 //
-// The directory also writes watermarks into every membership partition:
-// "wm/<account partition>" = a time such that every account fact with an
+// The directory also writes watermarks into every membership partition: for
+// each account partition, a time such that every account fact with an
 // earlier timestamp has been applied. A dispatcher waits for them before it
 // fans a customer event out, so an account created before the customer
 // event is always in its fan-out (see docs/processing.md).
@@ -47,6 +47,10 @@ const (
 	TopicProductTable  = topology.TopicProductMembers
 
 	watermarkPrefix = "wm/"
+	// watermarkSet prefixes the packed watermark record of one directory
+	// member: "wm/set/<lowest account partition it owns>", value
+	// "<partition>=<unix ms>,…" (see Tick).
+	watermarkSet = watermarkPrefix + "set/"
 )
 
 // Event types that change an account's closed mark.
@@ -56,16 +60,23 @@ const (
 )
 
 // DefaultSkew is how far behind the newest applied fact a watermark stays,
-// so facts timestamped slightly out of order (several ingest instances,
-// clock skew, produce retries) are still covered.
-const DefaultSkew = 250 * time.Millisecond
+// so facts timestamped slightly out of order are still covered. Record
+// timestamps are the ingest instances' clocks (kgo stamps each record at
+// produce), so the skew must exceed the clock disagreement between ingest
+// instances and the directory: NTP keeps hosts of one site within a few
+// milliseconds, and 100 ms leaves an order of magnitude of margin. It is
+// a floor of every dispatch's latency (it was 250 ms); operators whose
+// clocks are not synchronised raise it (process.watermark_skew).
+const DefaultSkew = 100 * time.Millisecond
 
-// IdleHeartbeat is how often a caught-up partition with no new facts
-// advances its watermark. Every watermark is written to every membership
-// partition, so an idle directory writing on every tick would produce
-// about a thousand records a second; once a second bounds the extra wait
-// of a customer event on an idle system to about a second.
-const IdleHeartbeat = time.Second
+// IdleHeartbeat is how often a caught-up member with no new facts
+// advances its watermarks. A member writes one packed record per
+// membership partition (not one per account partition), so at 12
+// partitions an idle member writes 24 records per heartbeat: about 100
+// records a second at 250 ms, where the unpacked watermarks at one a
+// second cost 288. The heartbeat bounds the extra wait of a customer event
+// after a quiet spell (it was a second).
+const IdleHeartbeat = 250 * time.Millisecond
 
 // Directory is the directory processor.
 type Directory struct {
@@ -73,7 +84,7 @@ type Directory struct {
 	tables map[int32]map[int64]Row // input partition → account → row
 	maxTS  map[int32]int64         // input partition → newest fact timestamp applied (ms)
 	wm     map[int32]int64         // input partition → last watermark written (ms)
-	wrote  map[int32]time.Time     // input partition → when it was written
+	wrote  time.Time               // when the packed watermarks were last written
 
 	accounts prometheus.Gauge // nil: not reported
 }
@@ -84,7 +95,7 @@ func New(skew time.Duration) *Directory {
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
-	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}, wrote: map[int32]time.Time{}}
+	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}}
 }
 
 // Spec implements stream.Processor.
@@ -186,6 +197,15 @@ func memberRecord(c Change) (*kgo.Record, []byte) {
 // applied minus the skew, or — when the partition is caught up with its log
 // end — the time before the end was read minus the skew, so idle
 // partitions do not hold the dispatchers back.
+//
+// The watermarks of all the member's partitions go into one packed record
+// per membership partition, keyed by the member's lowest partition: a
+// dispatcher needs every account partition's watermark in its own
+// membership partition (that is what orders them after the membership
+// rows), so one record per account partition cost partitions² records per
+// tick. Compaction keeps the newest record per key; a key left over from
+// an earlier assignment only holds older (lower) values, which Members
+// ignores because a watermark only ever moves up.
 func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) error {
 	if d.accounts != nil {
 		// Here rather than per fact: Tick runs once per poll on the
@@ -206,25 +226,41 @@ func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) e
 			caught[p]++
 		}
 	}
+	if len(t.Assigned) == 0 {
+		return nil
+	}
 	skew := d.skew.Milliseconds()
+	heartbeat := t.Now.Sub(d.wrote) >= IdleHeartbeat
+	moved := false
 	for _, p := range t.Assigned {
 		cand := d.maxTS[p] - skew
 		newFacts := cand > d.wm[p]
-		if caught[p] == len(d.Spec().Inputs) && (newFacts || t.Now.Sub(d.wrote[p]) >= IdleHeartbeat) {
+		if caught[p] == len(d.Spec().Inputs) && (newFacts || heartbeat) {
 			cand = max(cand, t.Now.UnixMilli()-skew) // caught up on every input
 		}
-		if cand <= d.wm[p] {
-			continue
+		if cand > d.wm[p] {
+			d.wm[p] = cand
+			moved = true
 		}
-		d.wm[p] = cand
-		d.wrote[p] = t.Now
-		key := []byte(watermarkPrefix + strconv.Itoa(int(p)))
-		value := []byte(strconv.FormatInt(cand, 10))
-		for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
-			for mp := int32(0); mp < out.Partitions(topic); mp++ {
-				if err := out.RecordTo(&kgo.Record{Topic: topic, Key: key, Value: value}, mp); err != nil {
-					return err
-				}
+	}
+	if !moved {
+		return nil
+	}
+	d.wrote = t.Now
+	key := []byte(watermarkSet + strconv.Itoa(int(t.Assigned[0])))
+	var value []byte
+	for i, p := range t.Assigned {
+		if i > 0 {
+			value = append(value, ',')
+		}
+		value = strconv.AppendInt(value, int64(p), 10)
+		value = append(value, '=')
+		value = strconv.AppendInt(value, d.wm[p], 10)
+	}
+	for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
+		for mp := int32(0); mp < out.Partitions(topic); mp++ {
+			if err := out.RecordTo(&kgo.Record{Topic: topic, Key: key, Value: value}, mp); err != nil {
+				return err
 			}
 		}
 	}
@@ -262,7 +298,6 @@ func (d *Directory) drop(p int32) {
 	delete(d.tables, p)
 	delete(d.maxTS, p)
 	delete(d.wm, p)
-	delete(d.wrote, p)
 }
 
 // Lookup returns the row of account in input partition p (for tests and

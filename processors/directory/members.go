@@ -59,9 +59,14 @@ func (m *Members) part(p int32) *memberPart {
 }
 
 // Apply applies one changelog record of partition p: a membership row
-// "<owner>/<account>" (tombstone = left) or a watermark "wm/<partition>".
+// "<owner>/<account>" (tombstone = left), a packed watermark record
+// "wm/set/<n>" = "<partition>=<ms>,…", or a watermark "wm/<partition>" as
+// versions before the packed records wrote them.
 func (m *Members) Apply(p int32, r *kgo.Record) error {
 	key := string(r.Key)
+	if strings.HasPrefix(key, watermarkSet) {
+		return m.applySet(p, r.Value)
+	}
 	if strings.HasPrefix(key, watermarkPrefix) {
 		ap, err := strconv.ParseInt(key[len(watermarkPrefix):], 10, 32)
 		if err != nil {
@@ -89,6 +94,36 @@ func (m *Members) Apply(p int32, r *kgo.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.part(p).set(owner, account, r.Value == nil, closed)
+	return nil
+}
+
+// applySet applies a packed watermark record to partition p.
+func (m *Members) applySet(p int32, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mp := m.part(p)
+	moved := false
+	for rest := string(value); rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, ",")
+		ps, ms, ok := strings.Cut(pair, "=")
+		ap, err := strconv.ParseInt(ps, 10, 32)
+		if err == nil {
+			var v int64
+			v, err = strconv.ParseInt(ms, 10, 64)
+			if ok && err == nil && v > mp.wm[int32(ap)] {
+				mp.wm[int32(ap)] = v
+				moved = true
+			}
+		}
+		if !ok || err != nil {
+			return fmt.Errorf("watermark set %q: want <partition>=<ms>,…", value)
+		}
+	}
+	if moved {
+		close(m.changed)
+		m.changed = make(chan struct{})
+	}
 	return nil
 }
 

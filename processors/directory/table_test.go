@@ -107,3 +107,21 @@ func TestWatermark(t *testing.T) {
 		t.Fatal("watermark bookkeeping wrong")
 	}
 }
+
+func TestWatermarkSet(t *testing.T) {
+	m := NewMembers()
+	set := func(key, v string) *kgo.Record { return &kgo.Record{Key: []byte(key), Value: []byte(v)} }
+	// Two members' packed records, then a stale one from an earlier
+	// assignment: watermarks only move up.
+	for _, r := range []*kgo.Record{set("wm/set/0", "0=100,1=90"), set("wm/set/2", "2=80"), set("wm/set/1", "1=10,2=10")} {
+		if err := m.Apply(3, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !m.reached(3, 3, 80) || m.reached(3, 3, 81) {
+		t.Fatal("packed watermark bookkeeping wrong")
+	}
+	if err := m.Apply(3, set("wm/set/0", "0=x")); err == nil {
+		t.Fatal("bad packed watermark accepted")
+	}
+}
