@@ -12,6 +12,7 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/modules/redpanda"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -28,13 +29,17 @@ type clusterMaker func(t *testing.T) clusterAddrs
 
 // TestBehaviourEmbedded runs the behaviour suite on the embedded cluster:
 // always, everywhere.
-func TestBehaviourEmbedded(t *testing.T) { runBehaviour(t, embeddedCluster) }
+func TestBehaviourEmbedded(t *testing.T) { runBehaviour(t, embeddedCluster, "") }
+
+// TestBehaviourEmbeddedPrefixed runs the suite with topics.prefix set:
+// every topic and subject must live under the prefix, and nothing outside.
+func TestBehaviourEmbeddedPrefixed(t *testing.T) { runBehaviour(t, embeddedCluster, "staging.") }
 
 // TestBehaviourRedpanda runs the same suite on Redpanda (the Kafka protocol
 // and a Schema Registry in one container) when a Docker engine answers.
 func TestBehaviourRedpanda(t *testing.T) {
 	testcontainers.SkipIfProviderIsNotHealthy(t)
-	runBehaviour(t, redpandaCluster)
+	runBehaviour(t, redpandaCluster, "")
 }
 
 func embeddedCluster(t *testing.T) clusterAddrs {
@@ -71,8 +76,9 @@ func redpandaCluster(t *testing.T) clusterAddrs {
 // runBehaviour is the one behaviour suite: topology, ingest, dispatch,
 // routing, de-duplication and quarantine, through provbus processes
 // pointed at the cluster the maker gives.
-func runBehaviour(t *testing.T, makeCluster clusterMaker) {
+func runBehaviour(t *testing.T, makeCluster clusterMaker, prefix string) {
 	t.Setenv("PROVBUS_TOPICS_PARTITIONS", "3") // fewer partitions: faster group joins
+	t.Setenv("PROVBUS_TOPICS_PREFIX", prefix)
 	c := makeCluster(t)
 	global := []string{"--brokers", c.brokers, "--registry", c.registry}
 	bin := provbusBinary(t)
@@ -119,16 +125,52 @@ func runBehaviour(t *testing.T, makeCluster clusterMaker) {
 		t.Fatal(err)
 	}
 	codec := schemas.NewCodec(reg)
-	got := readHandler(t, c.brokers, codec, "handler.aricenthss", 3, 3*time.Second)
+	got := readHandler(t, c.brokers, codec, prefix+"handler.aricenthss", 3, 3*time.Second)
 	want := map[string]int{"Account/Status/Suspend INHERITED 11": 1, "Account/Status/Suspend INHERITED 12": 1, "Account/Blocked DIRECT 11": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("handler.aricenthss = %v, want %v", got, want)
 	}
 
-	quarantined := readRaw(t, c.brokers, schemas.QuarantineTopic, 1, time.Second)
+	quarantined := readRaw(t, c.brokers, prefix+schemas.QuarantineTopic, 1, time.Second)
 	var q schemas.Quarantined
 	if _, err := codec.Decode(context.Background(), quarantined[0].Value, &q); err != nil || !bytes.Contains(q.Body, []byte("clients.teleport")) {
 		t.Fatalf("quarantine record: %v %+v", err, q)
+	}
+	if prefix != "" {
+		checkNamespace(t, c, prefix)
+	}
+}
+
+// checkNamespace fails when any topic or subject lies outside prefix.
+func checkNamespace(t *testing.T, c clusterAddrs, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range topics.Names() {
+		if !strings.HasPrefix(name, prefix) {
+			t.Errorf("topic %s is outside the namespace %q", name, prefix)
+		}
+	}
+	reg, _ := sr.NewClient(sr.URLs(c.registry))
+	subjects, err := reg.Subjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subjects {
+		if !strings.HasPrefix(s, prefix) {
+			t.Errorf("subject %s is outside the namespace %q", s, prefix)
+		}
+	}
+	if len(topics.Names()) < 50 || len(subjects) < 30 {
+		t.Fatalf("namespace %q holds %d topics and %d subjects: topology was not applied in it", prefix, len(topics.Names()), len(subjects))
 	}
 }
 

@@ -81,7 +81,7 @@ var outputTopics = []string{dispatch.TopicInherited}
 // runProcessors runs every processor under one errgroup until ctx is
 // cancelled or one fails (then the others are stopped too).
 func runProcessors(ctx context.Context, deps processDeps) error {
-	codec := schemas.NewCodec(deps.registry)
+	codec := schemas.NewCodec(deps.registry, schemas.WithTopicPrefix(deps.cfg.Topics.Prefix))
 	if err := records.Use(ctx, codec, append(outputTopics, route.Outputs(deps.catalog)...)...); err != nil {
 		return fmt.Errorf("process: prepare schemas: %w", err)
 	}
@@ -97,6 +97,7 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 		opts := append([]stream.Option{
 			stream.WithKafka(deps.kafka...),
 			stream.WithCodec(codec),
+			stream.WithNamespace(topology.Namespace(deps.cfg.Topics.Prefix)),
 			stream.WithMetrics(deps.metrics),
 			stream.WithLogger(deps.log.Named(group).With(zap.String("instance", deps.instance))),
 			// The instance in the transactional id lets an operator tell

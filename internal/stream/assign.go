@@ -141,7 +141,8 @@ func (l *loop) tickDue() *Tick {
 				l.m.setLag(partKey{tp, p}, e.Offset-l.pos[partKey{tp, p}])
 			}
 			if ok && e.Err == nil && l.pos[partKey{tp, p}] >= e.Offset {
-				t.CaughtUp[tp] = append(t.CaughtUp[tp], p)
+				lt, _ := l.r.ns.Logical(tp) // processors see the design's names
+				t.CaughtUp[lt] = append(t.CaughtUp[lt], p)
 			}
 		}
 	}

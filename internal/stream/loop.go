@@ -49,7 +49,7 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 			return nil, fmt.Errorf("stream: client: %w", err)
 		}
 		l.cl = cl
-		l.out = &Output{prod: cl}
+		l.out = &Output{prod: cl, ns: r.ns}
 	default:
 		l.txnID = r.txnPrefix + randomSuffix()
 		sess, err := kgo.NewGroupTransactSession(append(opts,
@@ -60,7 +60,7 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 			return nil, fmt.Errorf("stream: transact session: %w", err)
 		}
 		l.sess, l.cl = sess, sess.Client()
-		l.out = &Output{prod: sess}
+		l.out = &Output{prod: sess, ns: r.ns}
 	}
 	l.out.codec, l.out.parts = r.codec, parts
 	l.m = newLoopMetrics(r.metrics, r.spec.Group, l.out)
@@ -305,7 +305,7 @@ func (l *loop) processAll(ctx context.Context, fs kgo.Fetches) error {
 			}
 			in.Event = &l.ev
 		}
-		if perr := l.r.proc.Process(ctx, &in, l.out); perr != nil {
+		if perr := logically(l.r.ns, rec, func() error { return l.r.proc.Process(ctx, &in, l.out) }); perr != nil {
 			reason := classify(perr)
 			if reason == "" {
 				err = fmt.Errorf("process %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, perr)

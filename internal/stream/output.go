@@ -10,6 +10,7 @@ import (
 
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
 )
 
 // slabSize is the size of the byte slabs encoded values are appended to:
@@ -32,7 +33,8 @@ type Output struct {
 	ctx   context.Context
 	prod  producer
 	codec *schemas.Codec
-	parts map[string]int32
+	parts map[string]int32 // physical topic → partitions
+	ns    topology.Namespace
 	now   time.Time
 
 	slab []byte
@@ -77,7 +79,7 @@ func (o *Output) Event(topic, key string, ev *schemas.Event) error {
 // partitioning of that key), which may differ from r.Key: membership rows
 // keyed "<customer>/<account>" are placed by the customer.
 func (o *Output) Record(r *kgo.Record, partitionKey []byte) error {
-	n, ok := o.parts[r.Topic]
+	n, ok := o.parts[o.ns.Topic(r.Topic)]
 	if !ok {
 		return fmt.Errorf("stream: topic %s is not in Spec.Outputs", r.Topic)
 	}
@@ -87,6 +89,7 @@ func (o *Output) Record(r *kgo.Record, partitionKey []byte) error {
 // RecordTo produces r to an explicit partition, e.g. a changelog record to
 // the partition of the input it belongs to.
 func (o *Output) RecordTo(r *kgo.Record, partition int32) error {
+	r.Topic = o.ns.Topic(r.Topic) // processors name topics logically
 	n, ok := o.parts[r.Topic]
 	if !ok {
 		return fmt.Errorf("stream: topic %s is not in Spec.Outputs", r.Topic)
@@ -105,7 +108,7 @@ func (o *Output) RecordTo(r *kgo.Record, partition int32) error {
 
 // Partitions returns the partition count of an output topic (0 if it is not
 // in Spec.Outputs).
-func (o *Output) Partitions(topic string) int32 { return o.parts[topic] }
+func (o *Output) Partitions(topic string) int32 { return o.parts[o.ns.Topic(topic)] }
 
 // Now is the time the poll started; processors stamp records with it so a
 // poll is deterministic within itself.

@@ -114,7 +114,8 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 					return
 				}
 				if !rec.Attrs.IsControl() {
-					if err := byTopic[rec.Topic].Apply(rec.Partition, rec); err != nil {
+					table := byTopic[rec.Topic] // keyed by the physical name
+					if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
 						aerr = fmt.Errorf("stream: restore %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 						return
 					}
@@ -192,7 +193,8 @@ func (r *Runner) startTail(next map[partKey]int64) *tail {
 				r.log.Warn("tail fetch", zap.String("topic", tp), zap.Int32("partition", p), zap.Error(err))
 			})
 			fs.EachRecord(func(rec *kgo.Record) {
-				if err := byTopic[rec.Topic].Apply(rec.Partition, rec); err != nil {
+				table := byTopic[rec.Topic] // keyed by the physical name
+				if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
 					r.log.Error("tail apply", zap.String("topic", rec.Topic), zap.Int64("offset", rec.Offset), zap.Error(err))
 				}
 				t.next[partKey{rec.Topic, rec.Partition}] = rec.Offset + 1

@@ -16,6 +16,7 @@ import (
 
 	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
 )
 
 // Runner runs one Processor as a member of its consumer group.
@@ -32,6 +33,7 @@ type Runner struct {
 
 	mode         Mode
 	txnPrefix    string
+	ns           topology.Namespace // topics.prefix; spec holds physical names
 	txnTimeout   time.Duration
 	tickInterval time.Duration
 	maxPoll      int
@@ -126,6 +128,7 @@ func New(p Processor, opts ...Option) (*Runner, error) {
 	for _, o := range opts {
 		o(r)
 	}
+	r.spec = r.spec.physical(r.ns)
 	switch {
 	case r.spec.Group == "":
 		return nil, errors.New("stream: Spec.Group is empty")
@@ -164,7 +167,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer admCl.Close()
 	r.adm = kadm.NewClient(admCl)
-	parts, _, err := checkTopics(ctx, r.adm, r.spec)
+	parts, _, err := checkTopics(ctx, r.adm, r.spec, r.ns)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
 )
 
 // ErrCoPartitioning is returned by Run when topics that must be
@@ -20,8 +21,8 @@ var ErrCoPartitioning = errors.New("topics are not co-partitioned")
 // touches, refuses missing topics, and refuses to start when topics that
 // must share partition numbers disagree: restoring partition p of a
 // changelog for input partition p is only right when both count alike.
-func checkTopics(ctx context.Context, adm *kadm.Client, spec Spec) (map[string]int32, int32, error) {
-	all := map[string]bool{schemas.DLQTopic: true}
+func checkTopics(ctx context.Context, adm *kadm.Client, spec Spec, ns topology.Namespace) (map[string]int32, int32, error) {
+	all := map[string]bool{ns.Topic(schemas.DLQTopic): true}
 	var co []string
 	for _, in := range spec.Inputs {
 		all[in.Topic] = true
