@@ -164,3 +164,18 @@ func ParseElements(body []byte, received time.Time, parse ElementParser) ([]sche
 	}
 	return out, nil
 }
+
+// DecodeObject decodes the required object field of element i into v. A
+// missing field or one that is not an object adds its problem to bad and
+// returns false.
+func DecodeObject(i int, field string, raw json.RawMessage, v any, bad *Error) bool {
+	switch {
+	case IsNull(raw):
+		bad.Add(i, field, MsgMissing)
+	case !IsObject(raw) || json.Unmarshal(raw, v) != nil:
+		bad.Add(i, field, MsgWrongType+": want an object")
+	default:
+		return true
+	}
+	return false
+}

@@ -116,12 +116,7 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 		return schemas.Event{}, false
 	}
 	var e event
-	switch {
-	case edge.IsNull(p.Event):
-		bad.Add(i, "event", edge.MsgMissing)
-		return schemas.Event{}, false
-	case !edge.IsObject(p.Event) || json.Unmarshal(p.Event, &e) != nil:
-		bad.Add(i, "event", edge.MsgWrongType+": want an object")
+	if !edge.DecodeObject(i, "event", p.Event, &e, bad) {
 		return schemas.Event{}, false
 	}
 	eventType, err := edge.Text(e.EventsID)

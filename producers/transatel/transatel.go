@@ -151,19 +151,9 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 		return schemas.Event{}, false
 	}
 	var h header
-	switch {
-	case edge.IsNull(m.Header):
-		bad.Add(i, "header", edge.MsgMissing)
-	case !edge.IsObject(m.Header) || json.Unmarshal(m.Header, &h) != nil:
-		bad.Add(i, "header", edge.MsgWrongType+": want an object")
-	}
+	edge.DecodeObject(i, "header", m.Header, &h, bad)
 	var b body
-	switch {
-	case edge.IsNull(m.Body):
-		bad.Add(i, "body", edge.MsgMissing)
-	case !edge.IsObject(m.Body) || json.Unmarshal(m.Body, &b) != nil:
-		bad.Add(i, "body", edge.MsgWrongType+": want an object")
-	}
+	edge.DecodeObject(i, "body", m.Body, &b, bad)
 	if len(bad.Problems) > n {
 		return schemas.Event{}, false
 	}
