@@ -117,7 +117,7 @@ func (b *builder) domainFor(s eventTypeSpec) (Domain, error) {
 	var found []Domain
 	key := Normalize(s.name)
 	for _, m := range b.matchers {
-		if m.domain.Source == Source(s.source) && globMatch(m.pattern, key) &&
+		if m.domain.Source == Source(s.source) && GlobMatch(m.pattern, key) &&
 			(len(found) == 0 || found[len(found)-1] != m.domain) {
 			found = append(found, m.domain)
 		}

@@ -121,7 +121,7 @@ func (b *builder) resolve(what string, s subSpec) ([]*EventType, bool) {
 	pattern := Normalize(s.event)
 	var out []*EventType
 	for _, t := range b.types {
-		if globMatch(pattern, Normalize(t.Name)) {
+		if GlobMatch(pattern, Normalize(t.Name)) {
 			out = append(out, t)
 		}
 	}

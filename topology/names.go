@@ -55,10 +55,11 @@ func HandlerTopic(handlerName string) string {
 // isGlob reports whether a subscription or match entry is a pattern.
 func isGlob(s string) bool { return strings.Contains(s, "*") }
 
-// globMatch reports whether name matches pattern, both already normalized.
+// GlobMatch reports whether name matches pattern, the catalog's glob rule:
 // "*" matches any run of characters, "/" and "." included, so
 // CONNECTIVITY-MANAGEMENT/PORTABILITY/UK/* reaches every level below UK.
-func globMatch(pattern, name string) bool {
+// Callers normalize both sides as they need (Normalize for event types).
+func GlobMatch(pattern, name string) bool {
 	star := strings.IndexByte(pattern, '*')
 	if star < 0 {
 		return pattern == name
@@ -68,7 +69,7 @@ func globMatch(pattern, name string) bool {
 	}
 	rest := pattern[star+1:]
 	for i := star; i <= len(name); i++ {
-		if globMatch(rest, name[i:]) {
+		if GlobMatch(rest, name[i:]) {
 			return true
 		}
 	}

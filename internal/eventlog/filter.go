@@ -130,7 +130,7 @@ func (f *Filter) matchType(t string) bool {
 	lt := strings.ToLower(t)
 	m := false
 	for _, p := range f.types {
-		if glob(p, lt) {
+		if topology.GlobMatch(p, lt) {
 			m = true
 			break
 		}
@@ -142,25 +142,6 @@ func (f *Filter) matchType(t string) bool {
 func eqInt(want, got *int64) bool { return want == nil || (got != nil && *got == *want) }
 func eqStr(want, got *string) bool {
 	return want == nil || (got != nil && *got == *want)
-}
-
-// glob matches name against pattern where "*" is any run of characters,
-// "/" included, the catalog's own subscription-glob rule.
-func glob(pattern, name string) bool {
-	star := strings.IndexByte(pattern, '*')
-	if star < 0 {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, pattern[:star]) {
-		return false
-	}
-	rest := pattern[star+1:]
-	for i := star; i <= len(name); i++ {
-		if glob(rest, name[i:]) {
-			return true
-		}
-	}
-	return false
 }
 
 // ParseID parses an entity id flag value ("" is no filter).
