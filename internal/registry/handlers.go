@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.uber.org/zap"
 )
@@ -87,19 +88,8 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	ns, err := r.parse(body.Schema)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, sr.ErrInvalidSchema.Code, err.Error())
-		return
-	}
-	level, err := r.level(subject)
-	if err != nil {
-		r.internalError(w, err)
-		return
-	}
-	olds, err := r.liveVersions(subject)
-	if err != nil {
-		r.internalError(w, err)
+	ns, level, olds, ok := r.checkInputs(w, subject, body.Schema)
+	if !ok {
 		return
 	}
 	errs, err := check(level, ns, olds)
@@ -158,19 +148,8 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 			fmt.Sprintf("schema type %s is not supported: the provbus registry takes AVRO only", body.Type))
 		return
 	}
-	ns, err := r.parse(body)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, sr.ErrInvalidSchema.Code, err.Error())
-		return
-	}
-	level, err := r.level(subject)
-	if err != nil {
-		r.internalError(w, err)
-		return
-	}
-	olds, err := r.liveVersions(subject)
-	if err != nil {
-		r.internalError(w, err)
+	ns, level, olds, ok := r.checkInputs(w, subject, body)
+	if !ok {
 		return
 	}
 	// Without a version the check is the one registration would run; with
@@ -286,4 +265,24 @@ func messages(errs []*CompatibilityError) []string {
 		out[i] = e.Error()
 	}
 	return out
+}
+
+// checkInputs gathers what a compatibility check of schema under subject
+// needs: the parsed schema, the subject's level and its live versions. On
+// failure it has answered the request and ok is false.
+func (r *Registry) checkInputs(w http.ResponseWriter, subject string, schema sr.Schema) (ns avro.Schema, level sr.CompatibilityLevel, olds []versioned, ok bool) {
+	ns, err := r.parse(schema)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, sr.ErrInvalidSchema.Code, err.Error())
+		return nil, 0, nil, false
+	}
+	if level, err = r.level(subject); err != nil {
+		r.internalError(w, err)
+		return nil, 0, nil, false
+	}
+	if olds, err = r.liveVersions(subject); err != nil {
+		r.internalError(w, err)
+		return nil, 0, nil, false
+	}
+	return ns, level, olds, true
 }
