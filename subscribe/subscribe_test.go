@@ -13,9 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 )
@@ -32,31 +31,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	c, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	e := &env{handler: fmt.Sprintf("Test::H%d", rand.IntN(1e6)), cl: cl, adm: kadm.NewClient(cl)}
+	c := embeddedtest.Start(t, 0)
+	e := &env{handler: fmt.Sprintf("Test::H%d", rand.IntN(1e6)), cl: c.Client, adm: c.Admin, codec: c.Codec}
 	e.topic = Topic(e.handler)
 	e.cfg = Config{Brokers: c.Brokers(), RegistryURL: c.RegistryURL(), Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3}
-	if _, err := e.adm.CreateTopics(ctx, 3, 1, nil, e.topic, ParkingTopic(e.handler)); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := sr.NewClient(sr.URLs(c.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.codec = schemas.NewCodec(reg)
-	if err := records.Use(ctx, e.codec, e.topic); err != nil {
-		t.Fatal(err)
-	}
+	c.Create(t, 3, e.topic, ParkingTopic(e.handler))
+	c.Use(t, e.topic)
 	return e
 }
 

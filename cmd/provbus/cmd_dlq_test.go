@@ -5,11 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 )
@@ -19,25 +17,11 @@ import (
 // the garbage one.
 func TestDLQListRedrive(t *testing.T) {
 	ctx := context.Background()
-	ec, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ec.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ec.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	ec := embeddedtest.Start(t, 0)
+	cl, codec := ec.Client, ec.Codec
 	const src = "portabilling.account"
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, src, schemas.DLQTopic); err != nil {
-		t.Fatal(err)
-	}
-	reg, _ := sr.NewClient(sr.URLs(ec.RegistryURL()))
-	codec := schemas.NewCodec(reg)
-	if err := records.Use(ctx, codec, src); err != nil {
-		t.Fatal(err)
-	}
+	ec.Create(t, 2, src, schemas.DLQTopic)
+	ec.Use(t, src)
 	a := int64(42)
 	good, err := records.Event(codec, src, "42", &schemas.Event{EventID: "e1", Source: "portabilling", EventType: "Account/New", Origin: "DIRECT", IAccount: &a, OccurredAt: time.Now(), ReceivedAt: time.Now()})
 	if err != nil {

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/schemas"
@@ -34,31 +33,12 @@ func (copier) Process(_ context.Context, in *stream.Record, out *stream.Output) 
 
 func setup(t *testing.T, parts map[string]int32) (*embedded.Cluster, *kgo.Client, *schemas.Codec) {
 	t.Helper()
-	ctx := context.Background()
-	emb, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	c := embeddedtest.Start(t, 0)
 	for topic, n := range parts {
-		if _, err := kadm.NewClient(cl).CreateTopic(ctx, n, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
+		c.Create(t, n, topic)
 	}
-	reg, err := sr.NewClient(sr.URLs(emb.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec := schemas.NewCodec(reg)
-	if err := records.Use(ctx, codec, "portabilling.customer", "portabilling.product"); err != nil {
-		t.Fatal(err)
-	}
-	return emb, cl, codec
+	c.Use(t, "portabilling.customer", "portabilling.product")
+	return c.Cluster, c.Client, c.Codec
 }
 
 func TestPoisonGoesToDLQAndProcessingGoesOn(t *testing.T) {

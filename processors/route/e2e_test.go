@@ -10,9 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/internal/stream"
 	"github.com/provbus/provbus/schemas"
@@ -54,30 +53,11 @@ func startRouter(t *testing.T, window time.Duration) *cluster {
 // topic of the router.
 func newCluster(t *testing.T) (*cluster, []string) {
 	t.Helper()
-	ctx := context.Background()
-	ec, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ec.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(ec.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	reg, err := sr.NewClient(sr.URLs(ec.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{cat: catalog(t), cl: cl, adm: kadm.NewClient(cl), codec: schemas.NewCodec(reg)}
+	ec := embeddedtest.Start(t, 0)
+	c := &cluster{cat: catalog(t), cl: ec.Client, adm: ec.Admin, codec: ec.Codec}
 	avro := append(Inputs(c.cat), Outputs(c.cat)...)
-	topics := append(append([]string{}, avro...), ChangelogTopic, schemas.DLQTopic)
-	if _, err := c.adm.CreateTopics(ctx, testPartitions, 1, nil, topics...); err != nil {
-		t.Fatal(err)
-	}
-	if err := records.Use(ctx, c.codec, avro...); err != nil {
-		t.Fatal(err)
-	}
+	ec.Create(t, testPartitions, append(append([]string{}, avro...), ChangelogTopic, schemas.DLQTopic)...)
+	ec.Use(t, avro...)
 	return c, ec.Brokers()
 }
 
