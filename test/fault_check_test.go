@@ -22,6 +22,7 @@ type outRec struct {
 	partition int32
 	offset    int64
 	key       string
+	pid       int64 // producer id, to tell writers apart (#5)
 	ev        schemas.Event
 }
 
@@ -120,9 +121,11 @@ func ids(got []outRec) map[string]int {
 // readOut reads topics from the start under read_committed until want
 // distinct (topic, id) pairs arrived and nothing new came for settle, or
 // timeout passed. Values are decoded with codec; undecodable ones fail.
-func readOut(brokers []string, codec *schemas.Codec, topics []string, want int, settle, timeout time.Duration) ([]outRec, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+// opts override the reader's (kgo.FetchIsolationLevel(kgo.ReadUncommitted())
+// shows aborted records too).
+func readOut(brokers []string, codec *schemas.Codec, topics []string, want int, settle, timeout time.Duration, opts ...kgo.Opt) ([]outRec, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +151,8 @@ func readOut(brokers []string, codec *schemas.Codec, topics []string, want int, 
 			}
 			n++
 			distinct[r.Topic+"|"+ev.EventID] = true
-			out = append(out, outRec{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: string(r.Key), ev: ev})
+			out = append(out, outRec{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: string(r.Key),
+				pid: r.ProducerID, ev: ev})
 		})
 		if derr != nil {
 			return out, derr
@@ -164,4 +168,24 @@ func readOut(brokers []string, codec *schemas.Codec, topics []string, want int, 
 // convention: topic, key and origin.
 func laneOf(topic, key string, origin string) string {
 	return strings.Join([]string{topic, key, origin}, "|")
+}
+
+// dupSample describes up to n duplicates of got (where each copy is), for
+// the log of a failed exactly-once test.
+func dupSample(got []outRec, n int) string {
+	first := map[string]outRec{}
+	var out []string
+	for _, r := range got {
+		k := r.topic + "|" + r.ev.EventID
+		f, dup := first[k]
+		if !dup {
+			first[k] = r
+			continue
+		}
+		if len(out) < n {
+			out = append(out, fmt.Sprintf("%s %s at %d@%d (pid %d) and %d@%d (pid %d)",
+				r.topic, r.ev.EventID, f.partition, f.offset, f.pid, r.partition, r.offset, r.pid))
+		}
+	}
+	return strings.Join(out, "; ")
 }

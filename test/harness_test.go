@@ -96,10 +96,17 @@ type proc struct {
 // the end of the test if it is still running.
 func startProvbus(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return startProvbusEnv(t, nil, args...)
+}
+
+// startProvbusEnv is startProvbus with extra environment variables
+// ("PROVBUS_PROCESS_INSTANCE_ID=zombie").
+func startProvbusEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, out: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(provbusBinary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), "PROVBUS_LOG_FORMAT=console")
+	p.cmd.Env = append(append(os.Environ(), "PROVBUS_LOG_FORMAT=console"), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

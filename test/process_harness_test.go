@@ -151,62 +151,32 @@ func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func(
 	return stop
 }
 
-// inherited is one record of portabilling.account.inherited, decoded.
-type inherited struct {
-	ev     schemas.Event
-	offset int64
-	part   int32
-}
-
-// readInherited reads the read_committed output from the start until want
-// records arrived and then quiet for settle, or timeout passes.
-func (c *pcluster) readInherited(want int, settle, timeout time.Duration) []inherited {
+// readInherited reads portabilling.account.inherited under read_committed
+// (see readOut).
+func (c *pcluster) readInherited(want int, settle, timeout time.Duration) []outRec {
 	c.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.emb.Brokers()...), kgo.ConsumeTopics(dispatch.TopicInherited),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	got, err := readOut(c.emb.Brokers(), c.codec, []string{dispatch.TopicInherited}, want, settle, timeout)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer cl.Close()
-	var out []inherited
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		wait := time.Until(deadline)
-		if len(out) >= want {
-			wait = settle
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) {
-			var ev schemas.Event
-			if _, err := c.codec.Decode(context.Background(), r.Value, &ev); err != nil {
-				c.t.Errorf("decode inherited: %v", err)
-				return
-			}
-			n++
-			out = append(out, inherited{ev: ev, offset: r.Offset, part: r.Partition})
-		})
-		if n == 0 && len(out) >= want {
-			break
-		}
-	}
-	return out
+	return got
 }
 
-// dupCount counts event ids seen more than once and the distinct ids.
-func dupCount(evs []inherited) (dups, distinct int) {
-	seen := map[string]int{}
-	for _, e := range evs {
-		seen[e.ev.EventID]++
+// expectInherited adds to e the inherited events the dispatchers derive
+// from the event parent (of type parentType) for accounts, each in the
+// lane of its account and parent domain (a customer's and a product's
+// events for one account come from different topics and may interleave).
+func (c *pcluster) expectInherited(e *eoExpect, parent, parentType string, accounts ...int64) {
+	c.t.Helper()
+	rules := c.cat.InheritedFrom(parentType)
+	if len(rules) == 0 {
+		c.t.Fatalf("%s is inherited by nothing", parentType)
 	}
-	for _, n := range seen {
-		if n > 1 {
-			dups += n - 1
+	for _, rule := range rules {
+		for _, a := range accounts {
+			e.add(dispatch.TopicInherited, laneOf(dispatch.TopicInherited, itoa(a), schemas.OriginInherited+"@"+rule.Kind), dispatch.EventID(parent, a, rule.To))
 		}
 	}
-	return dups, len(seen)
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
