@@ -189,7 +189,12 @@ func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	}
 	var committed bool
 	var endErr error
-	if err == nil && len(l.cl.UncommittedOffsets()) == 0 {
+	// Only a poll that returned no records may skip the session: after a
+	// revoke kgo drops the revoked partitions' uncommitted offsets, so an
+	// empty UncommittedOffsets alone would commit that poll's outputs
+	// without its offsets and without the session's revoke check — the
+	// records would be processed again (duplicates).
+	if err == nil && fs.NumRecords() == 0 && len(l.cl.UncommittedOffsets()) == 0 {
 		committed, endErr = l.endOffsetless(ctx)
 	} else {
 		committed, endErr = l.sess.End(ctx, how)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -171,13 +172,35 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := r.newLoop(parts)
-	if err != nil {
-		return err
+	for {
+		l, err := r.newLoop(parts)
+		if err != nil {
+			return err
+		}
+		r.log.Info("processor started", zap.Stringer("mode", r.mode), zap.String("transactional_id", l.txnID))
+		err = l.run(ctx)
+		l.close()
+		if !fenced(err) || ctx.Err() != nil {
+			return err
+		}
+		// Another member took our partitions while we were paused (GC,
+		// SIGSTOP, a frozen VM): our writes were fenced and are not
+		// visible. Rejoin as a new member with a new transactional id
+		// instead of dying; state is restored from the changelogs.
+		r.log.Warn("fenced by a newer member: rejoining with a new transactional id", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
-	defer l.close()
-	r.log.Info("processor started", zap.Stringer("mode", r.mode), zap.String("transactional_id", l.txnID))
-	return l.run(ctx)
+}
+
+// fenced reports whether err means this member's producer was fenced (a
+// newer epoch or member owns its work), which a new session recovers from.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 func (r *Runner) clientOpts() []kgo.Opt {
