@@ -68,7 +68,7 @@ type Config struct {
 	Brokers []string
 	// RegistryURL is the Schema Registry URL (required).
 	RegistryURL string
-	// Group is the consumer group, default "provbus-sub-<slug>". Like every
+	// Group is the consumer group, default "<TopicPrefix>provbus-sub-<slug>". Like every
 	// group id, never change it once deployed: a new group starts over from
 	// the oldest retained record.
 	Group string
@@ -103,7 +103,7 @@ func ParkingTopic(handler string) string { return topology.ParkingTopic(handler)
 
 func (c Config) withDefaults(handler string) Config {
 	if c.Group == "" {
-		c.Group = "provbus-sub-" + topology.Slug(handler)
+		c.Group = c.TopicPrefix + "provbus-sub-" + topology.Slug(handler)
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 5

@@ -169,6 +169,18 @@ func checkNamespace(t *testing.T, c clusterAddrs, prefix string) {
 			t.Errorf("subject %s is outside the namespace %q", s, prefix)
 		}
 	}
+	groups, err := kadm.NewClient(cl).ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups.Groups() {
+		if !strings.HasPrefix(g, prefix) {
+			t.Errorf("consumer group %s is outside the namespace %q", g, prefix)
+		}
+	}
+	if len(groups.Groups()) < 3 {
+		t.Errorf("the namespace %q has %d consumer groups, want the 3 processors'", prefix, len(groups.Groups()))
+	}
 	if len(topics.Names()) < 50 || len(subjects) < 30 {
 		t.Fatalf("namespace %q holds %d topics and %d subjects: topology was not applied in it", prefix, len(topics.Names()), len(subjects))
 	}

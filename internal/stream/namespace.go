@@ -11,13 +11,17 @@ import (
 // writes, restores and checks the physical topics (default: none).
 func WithNamespace(ns topology.Namespace) Option { return func(r *Runner) { r.ns = ns } }
 
-// physical returns spec with every topic in ns: inside the runner every
-// name is physical; processors see logical names only, through logically.
+// physical returns spec with every topic and the group id in ns: inside the
+// runner every name is physical; processors see logical names only,
+// through logically.
 func (s Spec) physical(ns topology.Namespace) Spec {
 	if ns == "" {
 		return s
 	}
 	out := s
+	// Environments sharing a cluster must not share consumer groups: a
+	// restart in one would rebalance the other.
+	out.Group = string(ns) + s.Group
 	out.Inputs = make([]Input, len(s.Inputs))
 	for i, in := range s.Inputs {
 		in.Topic = ns.Topic(in.Topic)
