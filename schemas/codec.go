@@ -23,6 +23,22 @@ var (
 	ErrUndecodable = errors.New("avro body does not match its schema")
 )
 
+// PoisonReason names a decode failure for the DLQ's reason header
+// ("not_wire_format", "unknown_schema", "undecodable"), or returns "" when
+// err is not one — a registry that cannot be reached is retriable, not
+// poison. The names are a contract: `provbus dlq --reason` filters on them.
+func PoisonReason(err error) string {
+	switch {
+	case errors.Is(err, ErrNotWireFormat):
+		return "not_wire_format"
+	case errors.Is(err, ErrUnknownSchema):
+		return "unknown_schema"
+	case errors.Is(err, ErrUndecodable):
+		return "undecodable"
+	}
+	return ""
+}
+
 // Codec reads and writes Confluent-wire-format Avro values through a Schema
 // Registry. Writers Use a topic once (registering or finding its schema),
 // then Encode with reused buffers; readers Decode any id, fetching and

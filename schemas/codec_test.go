@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -235,5 +236,18 @@ func TestCodecTopicPrefixNamesSubjects(t *testing.T) {
 	ev := sampleEvent()
 	if _, err := codec.Encode(nil, "portabilling.account", &ev); err != nil {
 		t.Fatalf("Encode by logical name: %v", err)
+	}
+}
+
+func TestPoisonReason(t *testing.T) {
+	for err, want := range map[error]string{
+		fmt.Errorf("x: %w", schemas.ErrNotWireFormat): "not_wire_format",
+		fmt.Errorf("x: %w", schemas.ErrUnknownSchema): "unknown_schema",
+		fmt.Errorf("x: %w", schemas.ErrUndecodable):   "undecodable",
+		errors.New("registry unreachable"):            "",
+	} {
+		if got := schemas.PoisonReason(err); got != want {
+			t.Errorf("PoisonReason(%v) = %q, want %q", err, got, want)
+		}
 	}
 }

@@ -157,7 +157,7 @@ func (s *subscriber) handle(ctx context.Context, r *kgo.Record) error {
 		if err == nil {
 			break
 		}
-		if reason := decodeReason(err); reason != "" {
+		if reason := schemas.PoisonReason(err); reason != "" {
 			return s.park(ctx, r, reason, err, 0)
 		}
 		// The registry could not be reached: wait for it, however long,
@@ -195,18 +195,6 @@ func (s *subscriber) call(ctx context.Context, ev Event) (err error) {
 		}
 	}()
 	return s.fn(ctx, ev)
-}
-
-func decodeReason(err error) string {
-	switch {
-	case errors.Is(err, schemas.ErrNotWireFormat):
-		return "not_wire_format"
-	case errors.Is(err, schemas.ErrUnknownSchema):
-		return "unknown_schema"
-	case errors.Is(err, schemas.ErrUndecodable):
-		return "undecodable"
-	}
-	return ""
 }
 
 // sleep waits d or until ctx is done, and reports whether it waited d.

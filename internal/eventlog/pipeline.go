@@ -40,7 +40,7 @@ func (p *Pipeline) Handle(ctx context.Context, r *kgo.Record) error {
 		return nil
 	}
 	if _, err := p.Codec.Decode(ctx, r.Value, &p.ev); err != nil {
-		if errors.Is(err, schemas.ErrNotWireFormat) || errors.Is(err, schemas.ErrUnknownSchema) || errors.Is(err, schemas.ErrUndecodable) {
+		if schemas.PoisonReason(err) != "" {
 			p.Stats.Undecodable++
 			return nil
 		}

@@ -118,16 +118,13 @@ func Poison(reason string, err error) error {
 // retriable errors).
 func classify(err error) string {
 	var pe *PoisonError
-	switch {
-	case errors.As(err, &pe):
+	if errors.As(err, &pe) {
 		return pe.Reason
-	case errors.Is(err, schemas.ErrNotWireFormat):
-		return "not_wire_format"
-	case errors.Is(err, schemas.ErrUnknownSchema):
-		return "unknown_schema"
-	case errors.Is(err, schemas.ErrUndecodable):
-		return "undecodable"
-	case errors.Is(err, ErrPoison):
+	}
+	if reason := schemas.PoisonReason(err); reason != "" {
+		return reason
+	}
+	if errors.Is(err, ErrPoison) {
 		return "poison"
 	}
 	return ""

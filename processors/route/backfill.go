@@ -71,7 +71,7 @@ func Backfill(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, cat *to
 	err = readRange(ctx, cl, ns.Topics(Inputs(cat)), from, func(r *kgo.Record) error {
 		st.Read++
 		if _, err := codec.Decode(ctx, r.Value, &ev); err != nil {
-			if errors.Is(err, schemas.ErrNotWireFormat) || errors.Is(err, schemas.ErrUnknownSchema) || errors.Is(err, schemas.ErrUndecodable) {
+			if schemas.PoisonReason(err) != "" {
 				st.Poison++
 				return nil
 			}
