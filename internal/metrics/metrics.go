@@ -69,11 +69,12 @@ type Pipeline struct {
 	lag            *prometheus.GaugeVec
 	directory      prometheus.Gauge
 
-	mu       sync.RWMutex
-	events   map[[3]string]prometheus.Counter
-	requests map[requestKey]prometheus.Counter
-	topics   map[string]prometheus.Counter
-	clients  map[string]bool // kprom client labels in use (kafka.go)
+	events   children[[3]string]
+	requests children[requestKey]
+	topics   children[string]
+
+	mu      sync.Mutex
+	clients map[string]bool // kprom client labels in use (kafka.go)
 }
 
 type requestKey struct {
@@ -90,11 +91,9 @@ func New(reg *prometheus.Registry) *Pipeline {
 		reg = prometheus.NewRegistry()
 	}
 	p := &Pipeline{
-		reg:      reg,
-		events:   map[[3]string]prometheus.Counter{},
-		requests: map[requestKey]prometheus.Counter{},
-		topics:   map[string]prometheus.Counter{},
-		clients:  map[string]bool{},
+		reg:     reg,
+		events:  children[[3]string]{max: MaxEventSeries},
+		clients: map[string]bool{},
 	}
 	p.ingestEvents = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "provbus_ingest_events_total",
@@ -188,25 +187,9 @@ func (p *Pipeline) IngestEvent(source, typ, outcome string) prometheus.Counter {
 	if p == nil {
 		return nop
 	}
-	k := [3]string{source, typ, outcome}
-	p.mu.RLock()
-	c, ok := p.events[k]
-	p.mu.RUnlock()
-	if ok {
-		return c
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.events[k]; ok {
-		return c
-	}
-	if len(p.events) >= MaxEventSeries {
-		// Not cached under k: the map stays bounded too.
-		return p.ingestEvents.WithLabelValues(source, TypeOther, outcome)
-	}
-	c = p.ingestEvents.WithLabelValues(source, typ, outcome)
-	p.events[k] = c
-	return c
+	return p.events.get([3]string{source, typ, outcome},
+		func() prometheus.Counter { return p.ingestEvents.WithLabelValues(source, typ, outcome) },
+		func() prometheus.Counter { return p.ingestEvents.WithLabelValues(source, TypeOther, outcome) })
 }
 
 // IngestRequest returns the counter of source requests answered with code.
@@ -214,18 +197,8 @@ func (p *Pipeline) IngestRequest(source string, code int) prometheus.Counter {
 	if p == nil {
 		return nop
 	}
-	k := requestKey{source, code}
-	p.mu.RLock()
-	c, ok := p.requests[k]
-	p.mu.RUnlock()
-	if ok {
-		return c
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c = p.ingestRequests.WithLabelValues(source, strconv.Itoa(code))
-	p.requests[k] = c
-	return c
+	return p.requests.get(requestKey{source, code},
+		func() prometheus.Counter { return p.ingestRequests.WithLabelValues(source, strconv.Itoa(code)) }, nil)
 }
 
 // IngestLatency returns the ingest latency histogram of source.
@@ -243,17 +216,7 @@ func (p *Pipeline) Produced(topic string) prometheus.Counter {
 	if p == nil {
 		return nop
 	}
-	p.mu.RLock()
-	c, ok := p.topics[topic]
-	p.mu.RUnlock()
-	if ok {
-		return c
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c = p.produced.WithLabelValues(topic)
-	p.topics[topic] = c
-	return c
+	return p.topics.get(topic, func() prometheus.Counter { return p.produced.WithLabelValues(topic) }, nil)
 }
 
 // FanoutSize returns the dispatch fan-out histogram.
