@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/provbus/provbus/internal/config"
-	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/producers/ingest"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -22,31 +20,17 @@ import (
 // and a wrong Transatel secret must be refused.
 func TestRunAgainstIngest(t *testing.T) {
 	ctx := context.Background()
-	emb, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb := embeddedtest.Start(t, 3)
 	cat, err := topology.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	topics := []string{schemas.QuarantineTopic}
 	for _, d := range cat.Domains() {
 		topics = append(topics, d.Topic)
 	}
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, topics...); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := sr.NewClient(sr.URLs(emb.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	emb.Create(t, 3, topics...)
+	reg := emb.Registry
 	auth := config.Auth{
 		PortaBilling: config.BasicAuth{Username: "espf", Password: "pw"},
 		Transatel:    config.HMACAuth{Secrets: []string{"s3cret"}},

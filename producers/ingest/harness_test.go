@@ -15,6 +15,7 @@ import (
 
 	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/producers/transatel"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -45,36 +46,17 @@ func newHarness(t *testing.T, opts ...Option) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	ec := embeddedtest.Start(t, 3)
+	c, adm, reg := ec.Cluster, ec.Admin, ec.Registry
 	cat, err := topology.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admCl.Close)
-	adm := kadm.NewClient(admCl)
 	topics := []string{schemas.QuarantineTopic, DirectoryTopic}
 	for _, d := range cat.Domains() {
 		topics = append(topics, d.Topic)
 	}
-	resp, err := adm.CreateTopics(ctx, 3, 1, nil, topics...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resp.Error(); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := sr.NewClient(sr.URLs(c.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ec.Create(t, 3, topics...)
 	all := append([]Option{
 		WithKafka(kgo.SeedBrokers(c.Brokers()...)),
 		WithRegistry(reg),
