@@ -9,9 +9,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/provbus/provbus/internal/embedded"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 )
@@ -25,18 +25,8 @@ type cluster struct {
 
 func startCluster(t testing.TB) *cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: true, Registry: true, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	rc, err := sr.NewClient(sr.URLs(c.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &cluster{t: t, c: c, codec: schemas.NewCodec(rc)}
+	ec := embeddedtest.Start(t, 3)
+	return &cluster{t: t, c: ec.Cluster, codec: ec.Codec}
 }
 
 func (c *cluster) dial(opts ...kgo.Opt) (*kgo.Client, error) {
