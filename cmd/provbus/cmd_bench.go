@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -46,15 +45,8 @@ func runBench(ctx context.Context, g *globals, args []string) error {
 	scale := fs.Float64("scale", 1, "multiply every size by this (0.1 for a quick look)")
 	note := fs.String("context", os.Getenv("PROVBUS_BENCH_CONTEXT"), "what else ran on the machine, for the record")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, benchUsage, args); err != nil {
+		return err
 	}
 	if g.logLevel == "" {
 		g.logLevel = "error" // the table is the output

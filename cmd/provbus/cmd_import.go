@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,15 +44,8 @@ func runImport(ctx context.Context, g *globals, args []string) error {
 	source := fs.String("source", "", "source of the events: portabilling, transatel or jerasoft (events only)")
 	strict := fs.Bool("strict", false, "produce nothing if any line is bad")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), importUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlagsArgs(fs, importUsage, args[1:]); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: exactly one FILE expected", errUsage)

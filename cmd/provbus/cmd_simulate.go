@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -53,15 +52,8 @@ func runSimulate(ctx context.Context, g *globals, args []string) error {
 	jsToken := fs.String("jerasoft-token", "", "JeraSoft token (default ingest.auth.jerasoft.token)")
 	jsHeader := fs.String("jerasoft-header", "", "header carrying the JeraSoft token (default ingest.auth.jerasoft.header)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), simulateUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, simulateUsage, args); err != nil {
+		return err
 	}
 	cfg := simulate.Config{Seed: *seed, Customers: *customers}
 	if *start != "" {

@@ -129,8 +129,21 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseFlags parses args with fs, mapping flag errors to errUsage.
+// parseFlags parses args with fs, mapping flag errors to errUsage; a
+// positional argument is a usage error too.
 func parseFlags(fs *flag.FlagSet, usage string, args []string) error {
+	if err := parseFlagsArgs(fs, usage, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlagsArgs is parseFlags for commands that take positional
+// arguments (fs.Args()), which the caller checks.
+func parseFlagsArgs(fs *flag.FlagSet, usage string, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -140,9 +153,6 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string) error {
 			return err
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	return nil
 }
