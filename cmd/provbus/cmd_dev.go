@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -53,9 +52,7 @@ func runDev(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("PROVBUS_LOG_FORMAT") == "" && g.configPath == "" {
-		os.Setenv("PROVBUS_LOG_FORMAT", "console") // readable output for a first look
-	}
+	g.defaultLogFormat = "console" // readable output for a first look
 	e, err := g.load()
 	if err != nil {
 		return err

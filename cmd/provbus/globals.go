@@ -13,6 +13,9 @@ type globals struct {
 	registry   string
 	configPath string
 	logLevel   string
+	// defaultLogFormat is a subcommand's preferred log format, used when
+	// neither the config file nor PROVBUS_LOG_FORMAT names one.
+	defaultLogFormat string
 }
 
 func (g *globals) register(fs *flag.FlagSet) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -42,6 +43,9 @@ func (g *globals) load() (*env, error) {
 	}
 	if g.registry != "" {
 		cfg.Registry.URL = g.registry
+	}
+	if g.defaultLogFormat != "" && g.configPath == "" && os.Getenv("PROVBUS_LOG_FORMAT") == "" {
+		cfg.Log.Format = g.defaultLogFormat
 	}
 	if g.logLevel != "" {
 		cfg.Log.Level = g.logLevel
