@@ -1,11 +1,10 @@
 package transatel
 
 import (
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/provbus/provbus/producers/edge"
+	"github.com/provbus/provbus/producers/edge/edgetest"
 )
 
 // FuzzParse checks Parse never panics, fails only with *edge.Error, and
@@ -22,17 +21,6 @@ func FuzzParse(f *testing.F) {
 	received := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := Parse(body, received)
-		if err != nil {
-			var bad *edge.Error
-			if !errors.As(err, &bad) || len(bad.Problems) == 0 {
-				t.Fatalf("error is not a non-empty *edge.Error: %v", err)
-			}
-			return
-		}
-		for _, ev := range evs {
-			if ev.EventID == "" || ev.EventType == "" || ev.Payload == "" || ev.Attributes == nil {
-				t.Fatalf("incomplete event %+v", ev)
-			}
-		}
+		edgetest.CheckParse(t, evs, err)
 	})
 }
