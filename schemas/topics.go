@@ -3,15 +3,18 @@ package schemas
 import (
 	"fmt"
 	"strings"
+
+	"github.com/provbus/provbus/topology"
 )
 
-// Topic names with a fixed schema role (design §1).
+// Topic names with a fixed schema role (design §1), as topology defines
+// them.
 const (
-	QuarantineTopic = "provbus.quarantine"
+	QuarantineTopic = topology.TopicQuarantine
 	// DLQTopic values are the original record bytes, not Avro: a record
 	// lands there because it could not be decoded.
-	DLQTopic           = "provbus.dlq"
-	HandlerTopicPrefix = "handler."
+	DLQTopic           = topology.TopicDLQ
+	HandlerTopicPrefix = topology.HandlerTopicPrefix
 )
 
 // ValueSchema returns the Avro schema of a topic's values, derived from the

@@ -46,10 +46,13 @@ func Slug(handlerName string) string {
 	return b.String()
 }
 
-// HandlerTopic is the topic a handler's events are routed to: "handler." +
-// Slug(handlerName).
+// HandlerTopicPrefix starts every handler topic's name.
+const HandlerTopicPrefix = "handler."
+
+// HandlerTopic is the topic a handler's events are routed to:
+// HandlerTopicPrefix + Slug(handlerName).
 func HandlerTopic(handlerName string) string {
-	return "handler." + Slug(handlerName)
+	return HandlerTopicPrefix + Slug(handlerName)
 }
 
 // isGlob reports whether a subscription or match entry is a pattern.
