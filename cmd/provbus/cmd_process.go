@@ -99,6 +99,7 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 			stream.WithCodec(codec),
 			stream.WithNamespace(topology.Namespace(deps.cfg.Topics.Prefix)),
 			stream.WithMetrics(deps.metrics),
+			stream.WithRestoreTimeout(deps.cfg.Process.RestoreTimeout.Std()),
 			stream.WithLogger(deps.log.Named(group).With(zap.String("instance", deps.instance))),
 			// The instance in the transactional id lets an operator tell
 			// instances apart in the broker's transaction listings.

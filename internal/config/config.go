@@ -123,6 +123,10 @@ type Process struct {
 	// disagreement between ingest instances, and a floor of every
 	// dispatch's latency.
 	WatermarkSkew Duration `yaml:"watermark_skew"`
+	// RestoreTimeout bounds one state restore (every assigned changelog
+	// partition read to its end); past it the processor stops with an
+	// error naming the partitions (default 5m).
+	RestoreTimeout Duration `yaml:"restore_timeout"`
 }
 
 // Log configures logging.
@@ -145,7 +149,7 @@ func Default() Config {
 			Listen: "127.0.0.1:8080", MaxBodyBytes: 1 << 20,
 			Auth: Auth{JeraSoft: TokenAuth{Header: "X-Auth-Token", QueryParam: "token"}},
 		},
-		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour)},
+		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour), RestoreTimeout: Duration(5 * time.Minute)},
 		Log:     Log{Level: "info", Format: "json"},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"go.uber.org/zap"
 )
 
@@ -55,15 +56,18 @@ func (l *loop) sync(ctx context.Context) error {
 		}
 		delete(l.have, p)
 	}
+	// Positions first: reading them with RequireStable waits for the
+	// previous owner's open transaction to settle, so the end offsets the
+	// restore lists next include its changelog records (KIP-447).
+	if err := l.loadPositions(ctx, add); err != nil {
+		return err
+	}
 	next, err := l.r.restore(ctx, l.r.spec.Tables, add)
 	if err != nil {
 		return err
 	}
 	for k, off := range next {
 		l.tailNext[k] = off
-	}
-	if err := l.loadPositions(ctx, add); err != nil {
-		return err
 	}
 	for _, p := range add {
 		l.have[p] = true
@@ -75,7 +79,9 @@ func (l *loop) sync(ctx context.Context) error {
 }
 
 // loadPositions reads where the group will resume each new partition: its
-// committed offset, or the log start when it has none (reset AtStart).
+// committed offset, or the log start when it has none (reset AtStart). The
+// offsets are read with RequireStable: the broker answers once no
+// transaction holding offsets of the group is pending.
 func (l *loop) loadPositions(ctx context.Context, parts []int32) error {
 	if len(parts) == 0 {
 		return nil
@@ -84,7 +90,7 @@ func (l *loop) loadPositions(ctx context.Context, parts []int32) error {
 	for _, in := range l.r.spec.Inputs {
 		topics = append(topics, in.Topic)
 	}
-	committed, err := l.r.adm.FetchOffsetsForTopics(ctx, l.r.spec.Group, topics...)
+	committed, err := l.r.adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), l.r.spec.Group, topics...)
 	if err != nil {
 		return fmt.Errorf("stream: committed offsets of %s: %w", l.r.spec.Group, err)
 	}

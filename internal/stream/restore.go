@@ -4,23 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
 
-// restoreIdle is the fallback stop condition of a restore: how long it
-// waits for more records once none come. The exact condition is reaching
-// the last stable offset (LSO) taken at the start: the restore client keeps
-// control records (KeepControlRecords), so the commit or abort marker that
-// ends a transactional changelog — usually the record at LSO-1 — is seen
-// and ends the partition at once. Only when the record at LSO-1 is aborted
-// data (two producers' transactions interleaved during a rebalance, the
-// older one aborted after the newer began) does nothing at LSO-1 ever
-// arrive, and this quiet period ends the restore. Before the markers were
-// kept, every restore paid it: 750 ms per start and per rebalance.
-const restoreIdle = 750 * time.Millisecond
+// DefaultRestoreTimeout bounds one restore (every assigned changelog
+// partition read to its end). It is generous on purpose: a restore that
+// gives up leaves the processor stopped, while one that is merely slow (a
+// leader move, a cold segment, a slow TLS connect) only delays it.
+const DefaultRestoreTimeout = 5 * time.Minute
+
+// WithRestoreTimeout sets how long a restore may take before Run fails
+// with ErrRestoreIncomplete (default DefaultRestoreTimeout;
+// process.restore_timeout); d ≤ 0 keeps the default.
+func WithRestoreTimeout(d time.Duration) Option {
+	return func(r *Runner) {
+		if d > 0 {
+			r.restoreTimeout = d
+		}
+	}
+}
+
+// ErrRestoreIncomplete is returned by Run when a changelog partition did
+// not reach the end offset taken at the start of its restore within the
+// restore timeout. The processor does not start on partial state.
+var ErrRestoreIncomplete = errors.New("state restore incomplete")
 
 // partKey names one partition of one topic.
 type partKey struct {
@@ -28,15 +40,34 @@ type partKey struct {
 	part  int32
 }
 
-// restore replays partitions parts of every table's changelog, from the
-// start up to the last stable offset at the time of the call, through
-// Table.Apply. It returns the offset to tail each partition from.
+// restore replays partitions parts of every table's changelog through
+// Table.Apply, from the log start up to the last stable offset (LSO)
+// listed at the start of the call, and returns the offset to tail each
+// partition from.
+//
+// The end condition is exact, never a quiet period: a partition is done
+// when a record at offset ≥ LSO−1 has been read. The client keeps control
+// records, so the commit or abort marker that usually sits at LSO−1 counts
+// (markers are never applied). When the record at LSO−1 is aborted data
+// (read_committed skips it), the LSO was held there by another open
+// transaction, and that transaction's own marker — written when it
+// commits, aborts, or is aborted at its timeout — is the record that ends
+// the partition. Fetch errors and slow fetches are retried by the client;
+// the only limit is the restore timeout, past which the restore fails
+// naming every partition that had not reached its end.
+//
+// The caller must have read the group's committed offsets with
+// RequireStable first (loadPositions): that waits for the previous owner's
+// pending transaction to settle, so the LSO listed here includes its
+// changelog records.
 func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (map[partKey]int64, error) {
 	next := map[partKey]int64{}
 	if len(tables) == 0 || len(parts) == 0 {
 		return next, nil
 	}
 	started := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.restoreTimeout)
+	defer cancel()
 	byTopic := map[string]Table{}
 	var topics []string
 	for _, t := range tables {
@@ -45,11 +76,11 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 	}
 	ends, err := r.adm.ListCommittedOffsets(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("stream: end offsets of %v: %w", topics, err)
+		return nil, r.restoreFailed(ctx, fmt.Errorf("stream: end offsets of %v: %w", topics, err))
 	}
 	starts, err := r.adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("stream: start offsets of %v: %w", topics, err)
+		return nil, r.restoreFailed(ctx, fmt.Errorf("stream: start offsets of %v: %w", topics, err))
 	}
 	end := map[partKey]int64{}
 	consume := map[string]map[int32]kgo.Offset{}
@@ -78,8 +109,8 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 			kgo.ConsumePartitions(consume),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.FetchMaxWait(200*time.Millisecond),
-			// Markers tell the restore it reached the LSO (see
-			// restoreIdle); they are never applied.
+			// Markers end a partition (see above); they are never
+			// applied.
 			kgo.KeepControlRecords(),
 		)
 		cl, err := kgo.NewClient(opts...)
@@ -88,41 +119,35 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 		}
 		defer cl.Close()
 		for len(end) > 0 {
-			pctx, cancel := context.WithTimeout(ctx, restoreIdle)
-			fs := cl.PollFetches(pctx)
-			cancel()
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return nil, r.restoreFailed(ctx, incomplete(end, next, r.restoreTimeout))
 			}
-			if fs.NumRecords() == 0 {
-				break // only aborted data left below the LSO (see restoreIdle)
-			}
-			var ferr error
 			fs.EachError(func(t string, p int32, err error) {
-				if !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
-					ferr = fmt.Errorf("stream: restore %s/%d: %w", t, p, err)
-				}
+				// The client retries; a partition that never
+				// recovers fails the restore at its deadline.
+				r.log.Warn("restore fetch error; retrying", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			})
-			if ferr != nil {
-				return nil, ferr
-			}
 			var aerr error
 			fs.EachRecord(func(rec *kgo.Record) {
 				k := partKey{rec.Topic, rec.Partition}
 				e, ok := end[k]
-				if !ok || rec.Offset >= e || aerr != nil {
+				if !ok || aerr != nil {
 					return
 				}
-				if !rec.Attrs.IsControl() {
+				if !rec.Attrs.IsControl() && rec.Offset < e {
 					table := byTopic[rec.Topic] // keyed by the physical name
 					if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
 						aerr = fmt.Errorf("stream: restore %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 						return
 					}
 					applied++
+					next[k] = rec.Offset + 1
 				}
-				next[k] = rec.Offset + 1
 				if rec.Offset >= e-1 {
+					// Records past the end belong to the tail (or, for
+					// an own table, to the transaction that wrote them).
+					next[k] = e
 					delete(end, k)
 				}
 			})
@@ -134,6 +159,26 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 	r.log.Info("state restored", zap.Strings("changelogs", topics), zap.Int32s("partitions", parts),
 		zap.Int("records", applied), zap.Duration("took", time.Since(started)))
 	return next, nil
+}
+
+// restoreFailed turns a restore's deadline into ErrRestoreIncomplete and
+// leaves the caller's own cancellation as it is.
+func (r *Runner) restoreFailed(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrRestoreIncomplete) {
+		return fmt.Errorf("%w after %s: %w", ErrRestoreIncomplete, r.restoreTimeout, err)
+	}
+	return err
+}
+
+// incomplete names the partitions a restore did not finish.
+func incomplete(end, next map[partKey]int64, timeout time.Duration) error {
+	var left []string
+	for k, e := range end {
+		left = append(left, fmt.Sprintf("%s/%d at offset %d of %d", k.topic, k.part, next[k], e))
+	}
+	sort.Strings(left)
+	return fmt.Errorf("%w: not at the end after %s: %s (raise process.restore_timeout if the cluster is only slow)",
+		ErrRestoreIncomplete, timeout, strings.Join(left, ", "))
 }
 
 // tail keeps applying follow tables' changelogs from next until ctx ends.

@@ -40,6 +40,8 @@ type Runner struct {
 	maxPoll      int
 	session      time.Duration
 	rebalance    time.Duration
+	// restoreTimeout bounds one restore (WithRestoreTimeout).
+	restoreTimeout time.Duration
 
 	mu      sync.Mutex
 	wanted  map[int32]bool // assignment as the group callbacks report it
@@ -124,7 +126,8 @@ func New(p Processor, opts ...Option) (*Runner, error) {
 	r := &Runner{
 		proc: p, spec: p.Spec(), log: zap.NewNop(),
 		txnTimeout: DefaultTransactionTimeout, tickInterval: DefaultTickInterval, maxPoll: 10000,
-		wanted: map[int32]bool{}, revoked: map[int32]bool{},
+		restoreTimeout: DefaultRestoreTimeout,
+		wanted:         map[int32]bool{}, revoked: map[int32]bool{},
 	}
 	for _, o := range opts {
 		o(r)
