@@ -101,10 +101,8 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 			stream.WithMetrics(deps.metrics),
 			stream.WithRestoreTimeout(deps.cfg.Process.RestoreTimeout.Std()),
 			stream.WithLogger(deps.log.Named(group).With(zap.String("instance", deps.instance))),
-			// The instance in the transactional id lets an operator tell
-			// instances apart in the broker's transaction listings.
-			stream.WithTransactionalIDPrefix(group + "-" + deps.instance + "-"),
-		}, deps.runner...)
+		}, membership(deps, group)...)
+		opts = append(opts, deps.runner...)
 		r, err := stream.New(p, opts...)
 		if err != nil {
 			return err
@@ -116,10 +114,28 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 			return nil
 		})
 	}
+	if deps.cfg.Process.InstanceID == "" && started > 0 {
+		deps.log.Warn("process.instance_id is not set: dynamic group membership, so after a crash this instance's " +
+			"partitions wait for the session timeout (45 s) and its open transactions for the transaction timeout; " +
+			"set a unique, stable process.instance_id per instance to recover in seconds")
+	}
 	if started == 0 {
 		return fmt.Errorf("%w: --processors %s selects no processor", errUsage, strings.Join(deps.only, ","))
 	}
 	return g.Wait()
+}
+
+// membership makes the runner a static member with a stable transactional
+// id when process.instance_id is configured (recovery in seconds, see
+// stream.WithInstanceID). Without it the member is dynamic: the host name
+// is no safe static id, since two instances on one host would share it and
+// take each other's place. The instance in a dynamic transactional id lets
+// an operator tell instances apart in the broker's transaction listings.
+func membership(deps processDeps, group string) []stream.Option {
+	if id := deps.cfg.Process.InstanceID; id != "" {
+		return []stream.Option{stream.WithInstanceID(id)}
+	}
+	return []stream.Option{stream.WithTransactionalIDPrefix(group + "-" + deps.instance + "-")}
 }
 
 // selected reports whether the processor with group id group is in only.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -52,6 +53,11 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 		l.out = &Output{prod: cl, ns: r.ns}
 	default:
 		l.txnID = r.txnPrefix + randomSuffix()
+		if r.instance != "" {
+			// Stable per instance: the restarted instance's
+			// InitProducerID aborts what its predecessor left open.
+			l.txnID = r.spec.Group + "-" + r.instance
+		}
 		sess, err := kgo.NewGroupTransactSession(append(opts,
 			kgo.TransactionalID(l.txnID),
 			kgo.TransactionTimeout(r.txnTimeout),
@@ -110,10 +116,17 @@ func (l *loop) run(ctx context.Context) error {
 			case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			case errors.Is(err, kgo.ErrClientClosed):
 				fatal = err
+			case errors.Is(err, kerr.FencedInstanceID):
+				// kgo would rejoin and fight the other process for
+				// the slot (see checkUniqueInstance).
+				fatal = l.r.duplicate()
 			default:
 				l.r.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			}
 		})
+		if errors.Is(fatal, ErrDuplicateInstance) {
+			return fatal
+		}
 		if fatal != nil {
 			return fmt.Errorf("stream: %w", fatal)
 		}
