@@ -47,7 +47,8 @@
 // record, produces every output and changelog record, and commits them with
 // the input offsets: a crash, a broker restart or a rebalance neither loses
 // nor duplicates an output. Transactions are per poll, not per record, so
-// they stay large and cheap.
+// they stay large and cheap. The sequence is written once, step by step
+// against KIP-447, in transact.go.
 //
 // A record that cannot be decoded (schemas.ErrNotWireFormat,
 // ErrUnknownSchema, ErrUndecodable) or for which Process returns an error
@@ -75,4 +76,5 @@
 // at most once a second like a plain consumer's auto-commit: a crash
 // between the two duplicates outputs. It exists so the negative-twin
 // tests can prove their duplicate checkers work; never run it in production.
+// It lives apart, in atleastonce.go.
 package stream

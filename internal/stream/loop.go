@@ -31,7 +31,7 @@ type loop struct {
 	dirty    bool // own state no longer matches the last commit
 	lastTick time.Time
 	// pendingSince is when AtLeastOnce mode first left offsets
-	// uncommitted.
+	// uncommitted (atleastonce.go).
 	pendingSince time.Time
 	ev           schemas.Event
 	m            *loopMetrics // nil without WithMetrics
@@ -138,7 +138,7 @@ func (l *loop) run(ctx context.Context) error {
 			}
 			return err
 		}
-		if err := l.maybeCommit(ctx); err != nil {
+		if err := l.maybeCommitAtLeastOnce(ctx); err != nil {
 			return err
 		}
 		tick := l.tickDue()
@@ -165,135 +165,31 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// atLeastOnceCommit is the offset commit interval of AtLeastOnce mode.
-const atLeastOnceCommit = time.Second
-
 // errFatal marks errors Run returns instead of retrying.
 var errFatal = errors.New("fatal")
 
-// batch processes one poll as one transaction.
+// batch processes one poll: as one transaction (transact.go), or, in the
+// test-only AtLeastOnce mode, with a plain produce and a later offset
+// commit (atleastonce.go).
 func (l *loop) batch(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
-	if l.sess != nil {
-		if err := l.sess.Begin(); err != nil {
-			return fmt.Errorf("%w: stream: begin transaction: %w", errFatal, err)
-		}
+	if l.sess == nil {
+		return l.batchAtLeastOnce(ctx, fs, tick)
 	}
+	return l.transact(ctx, fs, tick)
+}
+
+// process runs the processor over one poll: every record, then the Tick,
+// writing to l.out.
+func (l *loop) process(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	l.out.reset(ctx, time.Now())
 	l.m.begin(l.out)
-	err := l.processAll(ctx, fs)
-	if err == nil && tick != nil {
-		if tk, ok := l.r.proc.(Ticker); ok {
-			err = tk.Tick(ctx, *tick, l.out)
-		}
-	}
-	if l.sess == nil {
-		return l.commitAtLeastOnce(ctx, err, fs)
-	}
-	if err == nil {
-		if ferr := l.cl.Flush(ctx); ferr != nil {
-			err = ferr
-		} else {
-			err = l.out.err()
-		}
-	}
-	how := kgo.TryCommit
-	if err != nil {
-		how = kgo.TryAbort
-	}
-	var committed bool
-	var endErr error
-	// Only a poll that returned no records may skip the session: after a
-	// revoke kgo drops the revoked partitions' uncommitted offsets, so an
-	// empty UncommittedOffsets alone would commit that poll's outputs
-	// without its offsets and without the session's revoke check — the
-	// records would be processed again (duplicates).
-	if err == nil && fs.NumRecords() == 0 && len(l.cl.UncommittedOffsets()) == 0 {
-		committed, endErr = l.endOffsetless(ctx)
-	} else {
-		committed, endErr = l.sess.End(ctx, how)
-	}
-	if committed && endErr == nil {
-		l.m.committed(l.out, fs, l.pos)
-		return nil
-	}
-	if endErr != nil {
-		// The outcome may be unknown: heal the session and resume
-		// from the group's committed offsets (see recoverUnconfirmed).
-		if rerr := l.recoverUnconfirmed(ctx); rerr != nil {
-			return rerr
-		}
-	}
-	// Nothing of this poll is visible; the session rewound the inputs.
-	// The processor's state saw the poll, so reload it from the
-	// changelogs and the positions from the group.
-	l.dirty = true
-	if err == nil {
-		err = endErr
-	}
-	if err == nil {
-		err = errors.New("transaction not committed (rebalance)")
-	}
-	return err
-}
-
-// endOffsetless ends a transaction that carries no input offsets: a poll
-// that returned no records but whose Tick ran (the directory's watermarks,
-// an idle route tick). GroupTransactSession.End treats a commit without
-// offsets as one on a pre-KIP-447 broker (franz-go v1.22 reads the version
-// of a TxnOffsetCommit response it never sent) and then holds its lock for
-// 500 ms, so End returned half a second late: every directory tick took
-// 750 ms instead of 250, and every idle route tick stalled the next batch.
-// Without offsets the session adds nothing — its heartbeat only protects
-// offsets (kgo's own comment: an empty end is always safe) — so the
-// client's EndTransaction is called directly: commit when the Tick wrote
-// records, abort (no request at all) when it wrote none. A revoke during
-// such a transaction still makes the session abort the next one that
-// carries offsets; what is committed here (watermarks) only describes
-// facts of earlier committed polls, so it is true whichever member owns
-// the partition by then.
-func (l *loop) endOffsetless(ctx context.Context) (bool, error) {
-	how := kgo.TryCommit
-	if l.out.produced == 0 {
-		how = kgo.TryAbort
-	}
-	if err := l.cl.EndTransaction(ctx, how); err != nil {
-		return false, err
-	}
-	// An empty transaction aborted loses nothing: report it done, so the
-	// state is not reloaded.
-	return true, nil
-}
-
-func (l *loop) commitAtLeastOnce(ctx context.Context, err error, fs kgo.Fetches) error {
-	if err != nil {
-		return fmt.Errorf("%w: at-least-once mode cannot rewind: %w", errFatal, err)
-	}
-	if err := l.cl.Flush(ctx); err != nil {
+	if err := l.processAll(ctx, fs); err != nil {
 		return err
 	}
-	if err := l.out.err(); err != nil {
-		return fmt.Errorf("%w: produce: %w", errFatal, err)
-	}
-	l.m.committed(l.out, fs, l.pos)
-	// Like a plain consumer's auto-commit, offsets are committed after the
-	// produce, atLeastOnceCommit after the first uncommitted poll: a crash
-	// in between replays (duplicates) up to that much output — what the
-	// negative twin is for.
-	if l.pendingSince.IsZero() {
-		l.pendingSince = time.Now()
-	}
-	return l.maybeCommit(ctx)
-}
-
-// maybeCommit commits AtLeastOnce offsets once they have waited
-// atLeastOnceCommit.
-func (l *loop) maybeCommit(ctx context.Context) error {
-	if l.sess != nil || l.pendingSince.IsZero() || time.Since(l.pendingSince) < atLeastOnceCommit {
-		return nil
-	}
-	l.pendingSince = time.Time{}
-	if err := l.cl.CommitUncommittedOffsets(ctx); err != nil {
-		return fmt.Errorf("%w: commit offsets: %w", errFatal, err)
+	if tick != nil {
+		if tk, ok := l.r.proc.(Ticker); ok {
+			return tk.Tick(ctx, *tick, l.out)
+		}
 	}
 	return nil
 }
