@@ -2,11 +2,13 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
 
@@ -14,7 +16,8 @@ import (
 // revoked since the last sync are dropped, new ones (and revoked-then-
 // reassigned ones, which another member may have changed meanwhile) are
 // restored from their changelogs before any of their records is processed.
-// After an aborted transaction every partition is reloaded.
+// After an aborted transaction every partition is reloaded, unless the
+// processor is Transactional and the abort was clean (transact, step 6).
 func (l *loop) sync(ctx context.Context) error {
 	wanted, stale := l.r.assignment()
 	if l.dirty {
@@ -90,9 +93,9 @@ func (l *loop) loadPositions(ctx context.Context, parts []int32) error {
 	for _, in := range l.r.spec.Inputs {
 		topics = append(topics, in.Topic)
 	}
-	committed, err := l.r.adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), l.r.spec.Group, topics...)
+	committed, err := l.stableOffsets(ctx, topics)
 	if err != nil {
-		return fmt.Errorf("stream: committed offsets of %s: %w", l.r.spec.Group, err)
+		return err
 	}
 	starts, err := l.r.adm.ListStartOffsets(ctx, topics...)
 	if err != nil {
@@ -111,6 +114,33 @@ func (l *loop) loadPositions(ctx context.Context, parts []int32) error {
 		}
 	}
 	return nil
+}
+
+// stableOffsets fetches the group's committed offsets of topics with
+// RequireStable. The broker answers UNSTABLE_OFFSET_COMMIT while a
+// transaction holding offsets of the group is open; that is retried until
+// it settles (a killed predecessor's transaction was aborted by this
+// member's InitProducerID, see claim; another member's ends within its
+// transaction timeout), under the restore deadline.
+func (l *loop) stableOffsets(ctx context.Context, topics []string) (kadm.OffsetResponses, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.r.restoreTimeout)
+	defer cancel()
+	for {
+		committed, err := l.r.adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), l.r.spec.Group, topics...)
+		if err == nil {
+			err = committed.Error()
+		}
+		if err == nil {
+			return committed, nil
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) || ctx.Err() != nil {
+			return nil, fmt.Errorf("stream: committed offsets of %s: %w", l.r.spec.Group, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // tickDue returns the Tick for this poll, with CaughtUp filled when the

@@ -67,10 +67,33 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 		}
 		l.sess, l.cl = sess, sess.Client()
 		l.out = &Output{prod: sess, ns: r.ns}
+		if err := l.claim(); err != nil {
+			l.close()
+			return nil, err
+		}
 	}
 	l.out.codec, l.out.parts = r.codec, parts
 	l.m = newLoopMetrics(r.metrics, r.spec.Group, l.out)
 	return l, nil
+}
+
+// claim initialises the producer id before the first poll. With a stable
+// transactional id that InitProducerID aborts the transaction a killed
+// predecessor left open; until then its offsets keep the group's committed
+// offsets unstable, and every RequireStable fetch (kgo's own and
+// loadPositions') waits — without this, until its transaction timeout,
+// since kgo initialises the producer lazily at the first Begin.
+func (l *loop) claim() error {
+	if err := l.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("stream: init producer id of %s: %w", l.txnID, err)
+	}
+	// Nothing was produced: no request, nothing to commit.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("stream: init producer id of %s: %w", l.txnID, err)
+	}
+	return nil
 }
 
 func (l *loop) close() {
