@@ -70,7 +70,8 @@ var processors = []processor{
 	func(d processDeps) stream.Processor { return directory.New(d.cfg.Process.WatermarkSkew.Std()) },
 	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch"), 0) },
 	func(d processDeps) stream.Processor {
-		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std())
+		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std()).
+			WithDedupBound(d.cfg.Process.DedupMaxIDs, d.log.Named(route.GroupID))
 	},
 }
 

@@ -118,6 +118,10 @@ type Process struct {
 	InstanceID string `yaml:"instance_id"`
 	// DedupWindow is how long a routed event_id is remembered.
 	DedupWindow Duration `yaml:"dedup_window"`
+	// DedupMaxIDs bounds the event ids remembered per router input
+	// partition (default 1 000 000, ~40 MB); past it the oldest are
+	// forgotten first, before the window ends.
+	DedupMaxIDs int `yaml:"dedup_max_ids"`
 	// WatermarkSkew is how far the directory's watermarks trail the newest
 	// fact (0 = directory.DefaultSkew, 100 ms): more than the clock
 	// disagreement between ingest instances, and a floor of every
@@ -149,7 +153,7 @@ func Default() Config {
 			Listen: "127.0.0.1:8080", MaxBodyBytes: 1 << 20,
 			Auth: Auth{JeraSoft: TokenAuth{Header: "X-Auth-Token", QueryParam: "token"}},
 		},
-		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour), RestoreTimeout: Duration(5 * time.Minute)},
+		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour), DedupMaxIDs: 1_000_000, RestoreTimeout: Duration(5 * time.Minute)},
 		Log:     Log{Level: "info", Format: "json"},
 	}
 }

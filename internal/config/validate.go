@@ -73,6 +73,9 @@ func (c *Config) Validate() error {
 	if c.Process.DedupWindow <= 0 {
 		bad("process.dedup_window", "must be positive")
 	}
+	if c.Process.DedupMaxIDs <= 0 {
+		bad("process.dedup_max_ids", "must be positive")
+	}
 	if c.Process.RestoreTimeout <= 0 {
 		bad("process.restore_timeout", "must be positive")
 	}

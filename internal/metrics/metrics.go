@@ -65,6 +65,7 @@ type Pipeline struct {
 	fanout         prometheus.Histogram
 	processLatency *prometheus.HistogramVec
 	dedupHits      prometheus.Counter
+	dedupEvicted   prometheus.Counter
 	dlq            *prometheus.CounterVec
 	lag            *prometheus.GaugeVec
 	directory      prometheus.Gauge
@@ -130,6 +131,10 @@ func New(reg *prometheus.Registry) *Pipeline {
 	p.dedupHits = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "provbus_dedup_hits_total",
 		Help: "Events the router dropped because their event_id was already routed within process.dedup_window.",
+	}))
+	p.dedupEvicted = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "provbus_dedup_evictions_total",
+		Help: "Event ids the router forgot before process.dedup_window because a partition reached process.dedup_max_ids (oldest first).",
 	}))
 	p.dlq = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "provbus_dlq_records_total",
@@ -234,6 +239,15 @@ func (p *Pipeline) ProcessLatency(processor string) prometheus.Observer {
 		return nop
 	}
 	return p.processLatency.WithLabelValues(processor)
+}
+
+// DedupEvictions returns the counter of event ids the router's
+// de-duplication forgot early, at its per-partition memory bound.
+func (p *Pipeline) DedupEvictions() prometheus.Counter {
+	if p == nil {
+		return nop
+	}
+	return p.dedupEvicted
 }
 
 // DedupHits returns the de-duplication hit counter.

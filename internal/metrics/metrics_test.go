@@ -23,6 +23,7 @@ var contract = map[string][]string{
 	"provbus_dispatch_fanout_size":    nil,
 	"provbus_process_latency_seconds": {"processor"},
 	"provbus_dedup_hits_total":        nil,
+	"provbus_dedup_evictions_total":   nil,
 	"provbus_dlq_records_total":       {"reason", "topic"},
 	"provbus_consumer_lag":            {"group", "partition", "topic"},
 	"provbus_directory_accounts":      nil,
@@ -38,6 +39,7 @@ func TestContract(t *testing.T) {
 	p.FanoutSize().Observe(3)
 	p.ProcessLatency("route").Observe(0.01)
 	p.DedupHits().Inc()
+	p.DedupEvictions().Inc()
 	p.DLQ("not_wire_format", "portabilling.account").Inc()
 	p.Lag("provbus-route", "portabilling.account", 2).Set(5)
 	p.DirectoryAccounts().Set(7)

@@ -28,6 +28,9 @@ func (l *loop) batchAtLeastOnce(ctx context.Context, fs kgo.Fetches, tick *Tick)
 		return fmt.Errorf("%w: produce: %w", errFatal, err)
 	}
 	l.m.committed(l.out, fs, l.pos)
+	if tx, ok := l.r.proc.(Transactional); ok {
+		tx.Committed()
+	}
 	// Like a plain consumer's auto-commit, offsets are committed after the
 	// produce, atLeastOnceCommit after the first uncommitted poll: a crash
 	// in between replays (duplicates) up to that much output — what the

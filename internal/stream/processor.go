@@ -30,6 +30,20 @@ type Ticker interface {
 	Tick(ctx context.Context, t Tick, out *Output) error
 }
 
+// Transactional is implemented by processors that stage their own state
+// changes per transaction (the router's de-duplication). The runner reports
+// the outcome of every poll's transaction, and after a clean abort it
+// relies on Aborted to undo what the poll staged instead of dropping and
+// restoring the processor's tables from their changelogs. (After an End
+// whose outcome is unknown it still restores them, after Aborted.) A
+// processor without it has its tables restored after every abort.
+type Transactional interface {
+	// Committed is called after the poll's transaction committed.
+	Committed()
+	// Aborted is called after it aborted: forget what the poll staged.
+	Aborted()
+}
+
 // Tick is what the runner knows about progress when it calls Ticker.Tick.
 type Tick struct {
 	// Now is the wall time taken before the log end offsets in CaughtUp were

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -31,10 +32,11 @@ import (
 //  5. If End failed, its outcome may be unknown: recoverUnconfirmed heals
 //     the session and resumes from the group's committed offsets, read
 //     with RequireStable.
-//  6. If nothing was committed, the processor's memory has seen records
-//     whose outputs are not visible: the state of its partitions is
-//     marked dirty and sync restores it from the changelogs before the
-//     next poll.
+//  6. Tell the processor the outcome. If nothing was committed, its
+//     memory has seen records whose outputs are not visible: a
+//     Transactional processor undoes the poll itself (Aborted); any other
+//     has the state of its partitions marked dirty, and sync restores it
+//     from the changelogs before the next poll.
 //
 // Readers of outputs use read_committed; new owners of a partition read
 // their committed offsets with RequireStable (loadPositions), so they
@@ -45,6 +47,7 @@ func (l *loop) transact(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		return fmt.Errorf("%w: stream: begin transaction: %w", errFatal, err)
 	}
 	// 2. Process.
+	before := l.positions(fs)
 	err := l.process(ctx, fs, tick)
 	// 3. Flush and check every produce.
 	if err == nil {
@@ -72,6 +75,10 @@ func (l *loop) transact(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 	}
 	if committed && endErr == nil {
 		l.m.committed(l.out, fs, l.pos)
+		// 6. Committed.
+		if tx, ok := l.r.proc.(Transactional); ok {
+			tx.Committed()
+		}
 		return nil
 	}
 	// 5. Outcome unknown: heal, resume from the group's offsets.
@@ -80,8 +87,17 @@ func (l *loop) transact(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 			return rerr
 		}
 	}
-	// 6. Not committed: reload the state the poll touched.
-	l.dirty = true
+	// 6. Not committed: undo the poll, or reload the state it touched.
+	tx, ok := l.r.proc.(Transactional)
+	if ok {
+		tx.Aborted()
+	}
+	if ok && endErr == nil {
+		// The session rewound the inputs to where this poll began.
+		maps.Copy(l.pos, before)
+	} else {
+		l.dirty = true
+	}
 	if err == nil {
 		err = endErr
 	}
@@ -89,6 +105,19 @@ func (l *loop) transact(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		err = errors.New("transaction not committed (rebalance)")
 	}
 	return err
+}
+
+// positions returns the positions of the partitions fs returned, as they
+// were before it is processed.
+func (l *loop) positions(fs kgo.Fetches) map[partKey]int64 {
+	out := map[partKey]int64{}
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		k := partKey{p.Topic, p.Partition}
+		if off, ok := l.pos[k]; ok {
+			out[k] = off
+		}
+	})
+	return out
 }
 
 // endOffsetless ends a transaction that carries no input offsets: a poll

@@ -1,8 +1,15 @@
 package route
 
 import (
+	"slices"
 	"time"
 )
+
+// DefaultMaxIDs is how many event ids Dedup remembers per input partition
+// at most (process.dedup_max_ids): about 40 MB at ~40 bytes per id
+// (BENCHMARKS.md). A partition that reaches it forgets its oldest bucket
+// first, before the window would.
+const DefaultMaxIDs = 1_000_000
 
 // DefaultBuckets is how many time buckets a de-duplication window is cut
 // into (168: one per hour of the default 7-day window). Expiry drops a whole
@@ -25,22 +32,44 @@ type Partition struct {
 // timestamp, not the wall clock, so re-processing the same records after a
 // crash makes the same decisions.
 //
-// Changes are transactional: Admit stages, Changes returns the changelog
-// records of what was staged (new ids and expired buckets), and Commit or
-// Abort is called with the outcome of the transaction that carried them. An
-// aborted transaction's input is re-read, so its ids must not stay
-// remembered. Dedup is not safe for concurrent use; the runner calls it from
-// its one processing goroutine.
+// # The protocol (the one production runs, through route.Stream)
+//
+//  1. Admit stages an id in the open transaction (Process).
+//  2. Changes, once per transaction before it ends, returns the changelog
+//     records of what was staged: one chunk of new ids per partition, and
+//     tombstones for buckets that left the window or were evicted by the
+//     memory bound (Tick).
+//  3. Commit, after that transaction committed, makes the staged ids and
+//     removals permanent; Abort, after it aborted, forgets exactly what
+//     was staged — the transaction's input is re-read, so its ids must not
+//     stay remembered — and nothing else: no reload of the window.
+//  4. Restore rebuilds a partition from its changelog when it is assigned;
+//     RevokePartition drops it when it is revoked.
+//
+// Memory is bounded per input partition (WithMaxIDs): past the bound the
+// oldest buckets are evicted whole, tombstoned in the changelog like
+// expired ones, and reported to the eviction hook (WithEvictionHook).
+// Dedup is not safe for concurrent use; the runner calls it from its one
+// processing goroutine (route.Stream locks around it).
 type Dedup struct {
 	window   int64 // ms
 	bucketMS int64
 	nBuckets int64
+	maxIDs   int
 	off      bool
 	parts    map[Partition]*partState
+	onEvict  func(tp Partition, ids int, oldestKept time.Time)
 }
 
 // DedupOption configures a Dedup.
 type DedupOption func(*Dedup)
+
+// configure applies opts to a Dedup already made (before it is used).
+func (d *Dedup) configure(opts ...DedupOption) {
+	for _, o := range opts {
+		o(d)
+	}
+}
 
 // WithBuckets sets how many buckets the window is cut into (default
 // DefaultBuckets): more buckets expire more precisely but cost more
@@ -53,6 +82,24 @@ func WithBuckets(n int) DedupOption {
 	}
 }
 
+// WithMaxIDs bounds the ids remembered per input partition (default
+// DefaultMaxIDs; n ≤ 0 keeps the default). One transaction's new ids may
+// exceed it until the next one.
+func WithMaxIDs(n int) DedupOption {
+	return func(d *Dedup) {
+		if n > 0 {
+			d.maxIDs = n
+		}
+	}
+}
+
+// WithEvictionHook calls fn when the memory bound makes a partition forget
+// ids before the window ends: how many, and the start of the oldest bucket
+// still remembered (the partition's effective window).
+func WithEvictionHook(fn func(tp Partition, ids int, oldestKept time.Time)) DedupOption {
+	return func(d *Dedup) { d.onEvict = fn }
+}
+
 // Disabled turns de-duplication off: every event is admitted and no state is
 // kept. Tests use it to prove their duplicate checker can fail.
 func Disabled() DedupOption { return func(d *Dedup) { d.off = true } }
@@ -61,7 +108,7 @@ func Disabled() DedupOption { return func(d *Dedup) { d.off = true } }
 // configuration's process.dedup_window, 7 days by default). A window ≤ 0
 // disables it.
 func NewDedup(window time.Duration, opts ...DedupOption) *Dedup {
-	d := &Dedup{window: window.Milliseconds(), nBuckets: DefaultBuckets, parts: map[Partition]*partState{}}
+	d := &Dedup{window: window.Milliseconds(), nBuckets: DefaultBuckets, maxIDs: DefaultMaxIDs, parts: map[Partition]*partState{}}
 	for _, o := range opts {
 		o(d)
 	}
@@ -83,7 +130,12 @@ type partState struct {
 	pendingSet  map[uint64]struct{}
 	pendStream  int64
 	pendExpired []int64 // buckets whose tombstones are in the open transaction
+	pendEvicted int     // of their ids, how many leave before the window ends
 	pendChunk   string  // key of the chunk Changes wrote for pending
+	// orphans are chunk keys of buckets evicted while restoring: their
+	// tombstones go out with the next transaction.
+	orphans    []string
+	pendOrphan int // how many of orphans the open transaction tombstones
 }
 
 // bucketSt is one bucket: its hashes and the changelog chunks holding them.
@@ -129,7 +181,13 @@ func (d *Dedup) Admit(tp Partition, eventID string, ts time.Time) bool {
 // Commit makes what was staged since the last Commit or Abort permanent; call
 // it after the transaction carrying Changes committed.
 func (d *Dedup) Commit() {
-	for _, p := range d.parts {
+	for tp, p := range d.parts {
+		if p.pendEvicted > 0 && d.onEvict != nil {
+			d.onEvict(tp, p.pendEvicted, time.UnixMilli(p.oldestKept(p.pendExpired)*d.bucketMS))
+		}
+		p.pendEvicted = 0
+		p.orphans = p.orphans[p.pendOrphan:]
+		p.pendOrphan = 0
 		for _, b := range p.pendExpired {
 			if bs := p.buckets[b]; bs != nil {
 				for _, h := range bs.hashes {
@@ -166,17 +224,63 @@ func (d *Dedup) Abort() {
 		p.pending = p.pending[:0]
 		clear(p.pendingSet)
 		p.pendExpired = p.pendExpired[:0]
+		p.pendEvicted = 0
+		p.pendOrphan = 0
 		p.pendChunk = ""
 		p.pendStream = p.stream
 	}
 }
 
-// Revoke drops the state of partitions this instance no longer owns; their
-// new owner restores it from the changelog.
-func (d *Dedup) Revoke(tps ...Partition) {
-	for _, tp := range tps {
-		delete(d.parts, tp)
+// oldestKept returns the oldest bucket that stays once the buckets in gone
+// are removed (-1 if none does).
+func (p *partState) oldestKept(gone []int64) int64 {
+	oldest := int64(-1)
+	for b := range p.buckets {
+		if !slices.Contains(gone, b) && (oldest < 0 || b < oldest) {
+			oldest = b
+		}
 	}
+	return oldest
+}
+
+// evictFor picks the oldest buckets, except keep and those already in
+// gone, to remove so that at most max ids stay when incoming are added,
+// and returns gone extended with them and the number of ids they hold.
+// remembered counts the ids that stay without any eviction.
+func (p *partState) evictFor(remembered, incoming, maxIDs int, keep int64, gone []int64) ([]int64, int) {
+	if remembered+incoming <= maxIDs {
+		return gone, 0
+	}
+	order := make([]int64, 0, len(p.buckets))
+	for b := range p.buckets {
+		if b != keep && !slices.Contains(gone, b) {
+			order = append(order, b)
+		}
+	}
+	slices.Sort(order)
+	evicted := 0
+	for _, b := range order {
+		if remembered+incoming <= maxIDs {
+			break
+		}
+		n := p.live(b)
+		gone = append(gone, b)
+		remembered -= n
+		evicted += n
+	}
+	return gone, evicted
+}
+
+// live counts the ids whose newest sighting is in bucket b: what removing
+// b forgets.
+func (p *partState) live(b int64) int {
+	n := 0
+	for _, h := range p.buckets[b].hashes {
+		if p.seen[h] == b {
+			n++
+		}
+	}
+	return n
 }
 
 // Len returns how many ids are remembered for tp (committed only).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The de-duplication changelog is a compacted topic. Each transaction writes,
@@ -46,14 +47,24 @@ func (d *Dedup) Changes(dst []Change) []Change {
 	for tp, p := range d.parts {
 		oldest := p.pendStream - d.nBuckets // buckets below it have expired
 		p.pendExpired = p.pendExpired[:0]
-		for b, bs := range p.buckets {
+		remembered := len(p.seen)
+		for b := range p.buckets {
 			if b < oldest {
 				p.pendExpired = append(p.pendExpired, b)
-				for _, k := range bs.chunks {
-					dst = append(dst, Change{Partition: tp.Partition, Key: []byte(k)})
-				}
+				remembered -= p.live(b)
 			}
 		}
+		// The memory bound: the oldest buckets go first, whole.
+		p.pendExpired, p.pendEvicted = p.evictFor(remembered, len(p.pending), d.maxIDs, p.pendStream, p.pendExpired)
+		for _, b := range p.pendExpired {
+			for _, k := range p.buckets[b].chunks {
+				dst = append(dst, Change{Partition: tp.Partition, Key: []byte(k)})
+			}
+		}
+		for _, k := range p.orphans {
+			dst = append(dst, Change{Partition: tp.Partition, Key: []byte(k)})
+		}
+		p.pendOrphan = len(p.orphans)
 		if len(p.pending) == 0 {
 			continue
 		}
@@ -112,7 +123,30 @@ func (d *Dedup) Restore(key, value []byte) (Partition, error) {
 	if b > p.stream {
 		p.stream, p.pendStream = b, b
 	}
+	d.restoreBound(tp, p, b)
 	return tp, nil
+}
+
+// restoreBound keeps a restoring partition within the memory bound: the
+// oldest buckets (never the one just read) are forgotten, and their
+// chunks' tombstones wait for the next transaction (orphans).
+func (d *Dedup) restoreBound(tp Partition, p *partState, justRead int64) {
+	gone, evicted := p.evictFor(len(p.seen), 0, d.maxIDs, justRead, nil)
+	if evicted == 0 {
+		return
+	}
+	for _, b := range gone {
+		for _, h := range p.buckets[b].hashes {
+			if p.seen[h] == b {
+				delete(p.seen, h)
+			}
+		}
+		p.orphans = append(p.orphans, p.buckets[b].chunks...)
+		delete(p.buckets, b)
+	}
+	if d.onEvict != nil {
+		d.onEvict(tp, evicted, time.UnixMilli(p.oldestKept(nil)*d.bucketMS))
+	}
 }
 
 func parseChunkKey(k string) (tp Partition, startMS int64, seq uint32, err error) {
