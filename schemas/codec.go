@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -53,9 +54,29 @@ type Codec struct {
 	topics  sync.Map  // topic → *topicSerde, the encoder for its registered schema
 	decoder *sr.Serde // every schema id seen so far (safe for concurrent use)
 
-	mu     sync.Mutex
-	failed map[int]error // ids the registry answered "not found" for
+	mu          sync.Mutex
+	failed      map[int]notFound // ids the registry answered "not found" for, until when
+	negativeTTL time.Duration
+	now         func() time.Time
 }
+
+// notFound is a registry 404 for a schema id, remembered until a time.
+type notFound struct {
+	err   error
+	until time.Time
+}
+
+// DefaultNegativeTTL is how long a codec believes a registry's "schema id
+// not found": records with that id go to the DLQ without asking again, and
+// once it passes the registry is asked again — the schema may have been
+// registered since (a registry restored from backup, a producer that
+// registered through another registry node).
+const DefaultNegativeTTL = 30 * time.Second
+
+// maxNotFound bounds the remembered 404s: garbage ids in poison records
+// must not grow the codec without bound. Past it, expired entries are
+// pruned, and if that is not enough a 404 is simply not remembered.
+const maxNotFound = 4096
 
 type topicSerde struct {
 	id     int
@@ -71,9 +92,20 @@ type CodecOption func(*Codec)
 // names (default: no prefix).
 func WithTopicPrefix(prefix string) CodecOption { return func(c *Codec) { c.prefix = prefix } }
 
+// WithNegativeTTL sets how long a registry 404 for a schema id is
+// remembered (default DefaultNegativeTTL; d ≤ 0 keeps it).
+func WithNegativeTTL(d time.Duration) CodecOption {
+	return func(c *Codec) {
+		if d > 0 {
+			c.negativeTTL = d
+		}
+	}
+}
+
 // NewCodec returns a Codec that talks to the registry through client.
 func NewCodec(client *sr.Client, opts ...CodecOption) *Codec {
-	c := &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]error{}}
+	c := &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]notFound{},
+		negativeTTL: DefaultNegativeTTL, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}
@@ -183,19 +215,17 @@ func (c *Codec) Decode(ctx context.Context, b []byte, v any) (int, error) {
 // learn fetches a writer schema the codec has not seen.
 func (c *Codec) learn(ctx context.Context, id int) error {
 	c.mu.Lock()
-	failed := c.failed[id]
+	failed, ok := c.failed[id]
 	c.mu.Unlock()
-	if failed != nil {
-		return failed
+	if ok && c.now().Before(failed.until) {
+		return failed.err
 	}
 	s, err := c.client.SchemaByID(ctx, id)
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.StatusCode == 404 {
 			err = fmt.Errorf("%w: %d", ErrUnknownSchema, id)
-			c.mu.Lock()
-			c.failed[id] = err
-			c.mu.Unlock()
+			c.rememberNotFound(id, err)
 			return err
 		}
 		return fmt.Errorf("fetch schema %d: %w", id, err)
@@ -206,6 +236,24 @@ func (c *Codec) learn(ctx context.Context, id int) error {
 	}
 	c.registerDecoder(id, schema)
 	return nil
+}
+
+// rememberNotFound keeps a 404 for the negative TTL, within maxNotFound.
+func (c *Codec) rememberNotFound(id int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if len(c.failed) >= maxNotFound {
+		for k, f := range c.failed {
+			if !now.Before(f.until) {
+				delete(c.failed, k)
+			}
+		}
+		if len(c.failed) >= maxNotFound {
+			return
+		}
+	}
+	c.failed[id] = notFound{err: err, until: now.Add(c.negativeTTL)}
 }
 
 func isQuarantine(s avro.Schema) bool {

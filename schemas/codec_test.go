@@ -251,3 +251,46 @@ func TestPoisonReason(t *testing.T) {
 		}
 	}
 }
+
+// Issue 18 #8: a registry 404 for a schema id is remembered for the
+// negative TTL only; a schema registered meanwhile is found after it.
+func TestCodecForgetsNotFoundAfterTTL(t *testing.T) {
+	ctx := context.Background()
+	codec, reg := newCodec(t)
+	clock := time.Unix(1_700_000_000, 0)
+	schemas.SetClock(codec, func() time.Time { return clock })
+	account, _ := schemas.EventSchema("portabilling.account", "", "portabilling")
+	if id, err := codec.Use(ctx, "portabilling.account", account); err != nil || id != 1 {
+		t.Fatalf("Use = %d, %v; want id 1", id, err)
+	}
+	ev := sampleEvent()
+	good, err := codec.Encode(nil, "portabilling.account", &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out schemas.Event
+	probe := append([]byte{0, 0, 0, 0, 2}, good[5:]...) // id 2: not registered yet
+	if _, err := codec.Decode(ctx, probe, &out); !errors.Is(err, schemas.ErrUnknownSchema) {
+		t.Fatalf("decode of an unregistered id: %v, want ErrUnknownSchema", err)
+	}
+	// Another producer registers id 2.
+	other, err := sr.NewClient(sr.URLs(reg.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer, _ := schemas.EventSchema("portabilling.customer", "", "portabilling")
+	if id, err := schemas.NewCodec(other).Use(ctx, "portabilling.customer", customer); err != nil || id != 2 {
+		t.Fatalf("second Use = %d, %v; want id 2", id, err)
+	}
+	// Within the TTL the codec does not ask again: the registry is not
+	// hammered by a stream of records with a missing id.
+	clock = clock.Add(schemas.DefaultNegativeTTL - time.Second)
+	if _, err := codec.Decode(ctx, probe, &out); !errors.Is(err, schemas.ErrUnknownSchema) {
+		t.Fatalf("within the negative TTL: %v, want the remembered ErrUnknownSchema", err)
+	}
+	// Past it, the id is looked up again and found.
+	clock = clock.Add(2 * time.Second)
+	if _, err := codec.Decode(ctx, probe, &out); errors.Is(err, schemas.ErrUnknownSchema) {
+		t.Fatalf("past the negative TTL the 404 is still remembered: %v", err)
+	}
+}

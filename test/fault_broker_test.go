@@ -17,7 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/producers/ingest"
+	"github.com/provbus/provbus/schemas"
 )
 
 // sender posts Account/New events, one id per request and each id once,
@@ -114,51 +116,67 @@ func TestFaultBrokerCrash(t *testing.T) {
 	}
 }
 
-// The twin: the same sender-side verdict on a producer with idempotence
-// off whose produce answers are lost after the broker applied them (kfake
-// REQUEST_TIMED_OUT after apply, in-process: the broker process of the run
-// above offers no such lever): the retries are written twice and the
-// verdict must count them.
+// The twin: the same HTTP sender and verdict, through the ingest path
+// (ingest.New, the handler `provbus ingest` serves) with the producer's
+// idempotence switched off, on a broker whose produce answers are lost
+// after it applied them (kfake REQUEST_TIMED_OUT after apply, in-process:
+// the broker process of the run above offers no such lever). The ingest's
+// retries are written twice and the verdict must count them.
 func TestFaultBrokerCrashTwin(t *testing.T) {
 	t.Parallel()
 	c := startPCluster(t, 1)
-	fault := c.emb.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "portabilling.account", Err: kerr.RequestTimedOut, Count: 5})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.emb.Brokers()...), kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.AllISRAcks()))
+	fault := c.emb.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: directory.TopicAccounts, Err: kerr.RequestTimedOut, Count: 5})
+	srv, err := ingest.New(context.Background(), ingest.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...), kgo.DisableIdempotentWrite()),
+		ingest.WithRegistry(c.reg), ingest.WithCatalog(c.cat))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
 	s := &sender{acked: map[string]bool{}, failed: map[string]bool{}}
 	for i := 0; i < 20; i++ {
 		id := fmt.Sprintf("tw-%d", i)
-		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "portabilling.account", Key: []byte(id)}).FirstErr(); err == nil {
+		code, _, _, err := post(hs.URL, "portabilling", espf("Account/New", id, fmt.Sprintf(`"i_account":%d`, i)))
+		if err == nil && code/100 == 2 {
 			s.acked[id] = true
 		} else {
 			s.failed[id] = true
 		}
 	}
-	_, dupA, dupF := s.verdict(countKeysOn(t, c.emb.Brokers(), "portabilling.account", c.outputEndOf("portabilling.account")))
-	report(t, fmt.Sprintf("idempotence OFF, %d produce answers lost after apply", fault.Hits()),
+	got := c.readTopic(directory.TopicAccounts, c.outputEndOf(directory.TopicAccounts))
+	_, dupA, dupF := s.verdict(ids(got))
+	report(t, fmt.Sprintf("ingest path (HTTP → ingest handler → Kafka), idempotence OFF, %d produce answers lost after apply", fault.Hits()),
 		fmt.Sprintf("%d acked, %d acked duplicated, %d unacked duplicated", len(s.acked), dupA, dupF))
 	if dupA+dupF == 0 {
 		t.Fatalf("idempotence off and retried produces, yet no duplicate counted")
 	}
 }
 
-// countKeysOn counts the first want records of topic per key (the twin
-// writes raw records the Avro decoder would refuse).
-func countKeysOn(t *testing.T, brokers []string, topic string, want int64) map[string]int {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+// readTopic reads the first n records of topic (its end offset: an ingest
+// topic holds records only, no transaction markers), decoded.
+func (c *pcluster) readTopic(topic string, n int64) []outRec {
+	c.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.emb.Brokers()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	defer cl.Close()
-	out := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for got := int64(0); got < want && ctx.Err() == nil; {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { out[string(r.Key)]++; got++ })
+	var out []outRec
+	for int64(len(out)) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			c.t.Fatalf("read %d of %d records of %s", len(out), n, topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var ev schemas.Event
+			if _, err := c.codec.Decode(ctx, r.Value, &ev); err != nil {
+				c.t.Errorf("decode %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+			}
+			out = append(out, outRec{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: string(r.Key), ev: ev})
+		})
 	}
 	return out
 }

@@ -30,6 +30,8 @@ type loop struct {
 	tailNext map[partKey]int64
 	dirty    bool // own state no longer matches the last commit
 	lastTick time.Time
+	// partsRead is when the partition counts in out were read.
+	partsRead time.Time
 	// pendingSince is when AtLeastOnce mode first left offsets
 	// uncommitted (atleastonce.go).
 	pendingSince time.Time
@@ -72,7 +74,7 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 			return nil, err
 		}
 	}
-	l.out.codec, l.out.parts = r.codec, parts
+	l.out.codec, l.out.parts, l.partsRead = r.codec, parts, time.Now()
 	l.m = newLoopMetrics(r.metrics, r.spec.Group, l.out)
 	return l, nil
 }
@@ -164,6 +166,9 @@ func (l *loop) run(ctx context.Context) error {
 		if err := l.maybeCommitAtLeastOnce(ctx); err != nil {
 			return err
 		}
+		if err := l.refreshPartitions(ctx); err != nil {
+			return err
+		}
 		tick := l.tickDue()
 		if fs.NumRecords() == 0 && (tick == nil || tick.CaughtUp == nil) {
 			continue
@@ -186,6 +191,43 @@ func (l *loop) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// refreshPartitions re-reads the partition counts of every topic the
+// processor touches, at most once per WithPartitionRefresh, between polls
+// (a poll places all its records with one view). Outputs that grew are
+// used at their new count from the next poll on. A change that breaks
+// co-partitioning (an input or a changelog grew alone) stops the
+// processor: its state would be placed wrong. A failed read keeps the old
+// counts until the next try.
+func (l *loop) refreshPartitions(ctx context.Context) error {
+	if time.Since(l.partsRead) < l.r.partitionRefresh {
+		return nil
+	}
+	l.partsRead = time.Now()
+	parts, _, err := checkTopics(ctx, l.r.adm, l.r.spec, l.r.ns)
+	switch {
+	case errors.Is(err, ErrCoPartitioning):
+		return err
+	case err != nil:
+		l.r.log.Warn("re-reading partition counts", zap.Error(err))
+		return nil
+	}
+	changed := false
+	for t, n := range parts {
+		if old := l.out.parts[t]; old != n {
+			changed = true
+			l.r.log.Info("partition count changed: records are placed over the new count", zap.String("topic", t),
+				zap.Int32("was", old), zap.Int32("now", n))
+		}
+	}
+	if changed {
+		// The producer learns the new partitions now rather than at its
+		// next metadata refresh, so records placed on them do not wait.
+		l.cl.ForceMetadataRefresh()
+	}
+	l.out.parts = parts
+	return nil
 }
 
 // errFatal marks errors Run returns instead of retrying.

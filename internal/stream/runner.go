@@ -43,6 +43,8 @@ type Runner struct {
 	rebalance    time.Duration
 	// restoreTimeout bounds one restore (WithRestoreTimeout).
 	restoreTimeout time.Duration
+	// partitionRefresh is how often output partition counts are re-read.
+	partitionRefresh time.Duration
 
 	mu      sync.Mutex
 	wanted  map[int32]bool // assignment as the group callbacks report it
@@ -143,6 +145,23 @@ func WithGroupTimeouts(session, rebalance time.Duration) Option {
 	return func(r *Runner) { r.session, r.rebalance = session, rebalance }
 }
 
+// DefaultPartitionRefresh is how often the runner re-reads the partition
+// counts of the topics it writes. Records are placed by Kafka's default
+// partitioner over the current count, so when partitions are added,
+// records keyed K move to K's new partition, as Java clients move them
+// when they refresh their metadata (metadata.max.age.ms: 5 min).
+const DefaultPartitionRefresh = 30 * time.Second
+
+// WithPartitionRefresh sets how often partition counts are re-read
+// (default DefaultPartitionRefresh; d ≤ 0 keeps it).
+func WithPartitionRefresh(d time.Duration) Option {
+	return func(r *Runner) {
+		if d > 0 {
+			r.partitionRefresh = d
+		}
+	}
+}
+
 // fetchMaxWait is how long the broker may hold a fetch of the main
 // client for want of records (see clientOpts).
 const fetchMaxWait = 500 * time.Millisecond
@@ -152,8 +171,8 @@ func New(p Processor, opts ...Option) (*Runner, error) {
 	r := &Runner{
 		proc: p, spec: p.Spec(), log: zap.NewNop(),
 		txnTimeout: DefaultTransactionTimeout, tickInterval: DefaultTickInterval, maxPoll: 10000,
-		restoreTimeout: DefaultRestoreTimeout,
-		wanted:         map[int32]bool{}, revoked: map[int32]bool{},
+		restoreTimeout: DefaultRestoreTimeout, partitionRefresh: DefaultPartitionRefresh,
+		wanted: map[int32]bool{}, revoked: map[int32]bool{},
 	}
 	for _, o := range opts {
 		o(r)
