@@ -131,6 +131,7 @@ type partState struct {
 	pendStream  int64
 	pendExpired []int64 // buckets whose tombstones are in the open transaction
 	pendEvicted int     // of their ids, how many leave before the window ends
+	pendTrim    int     // oldest chunks of the current bucket the bound drops
 	pendChunk   string  // key of the chunk Changes wrote for pending
 	// orphans are chunk keys of buckets evicted while restoring: their
 	// tombstones go out with the next transaction.
@@ -140,9 +141,10 @@ type partState struct {
 
 // bucketSt is one bucket: its hashes and the changelog chunks holding them.
 type bucketSt struct {
-	hashes  []uint64
-	chunks  []string // changelog keys of this bucket's chunks, for tombstones
-	nextSeq uint32
+	hashes   []uint64
+	chunks   []string // changelog keys of this bucket's chunks, for tombstones
+	chunkEnd []int    // per chunk, the end of its hashes in hashes
+	nextSeq  uint32
 }
 
 func (d *Dedup) part(tp Partition) *partState {
@@ -199,6 +201,10 @@ func (d *Dedup) Commit() {
 			}
 		}
 		p.pendExpired = p.pendExpired[:0]
+		if p.pendTrim > 0 {
+			p.dropChunks(p.pendStream, p.pendTrim)
+			p.pendTrim = 0
+		}
 		if len(p.pending) > 0 {
 			bs := p.bucket(p.pendStream)
 			bs.hashes = append(bs.hashes, p.pending...)
@@ -207,6 +213,7 @@ func (d *Dedup) Commit() {
 			}
 			if p.pendChunk != "" {
 				bs.chunks = append(bs.chunks, p.pendChunk)
+				bs.chunkEnd = append(bs.chunkEnd, len(bs.hashes))
 				bs.nextSeq++
 			}
 		}
@@ -225,6 +232,7 @@ func (d *Dedup) Abort() {
 		clear(p.pendingSet)
 		p.pendExpired = p.pendExpired[:0]
 		p.pendEvicted = 0
+		p.pendTrim = 0
 		p.pendOrphan = 0
 		p.pendChunk = ""
 		p.pendStream = p.stream
@@ -269,6 +277,51 @@ func (p *partState) evictFor(remembered, incoming, maxIDs int, keep int64, gone 
 		evicted += n
 	}
 	return gone, evicted
+}
+
+// trimFor is evictFor inside one bucket, for when the bucket being written
+// alone passes the bound (a burst: an import, a replay): how many of bucket
+// b's oldest chunks, all but its newest keepNewest, must go for at most
+// max ids to stay, and how many ids they hold.
+func (p *partState) trimFor(b int64, remembered, incoming, maxIDs, keepNewest int) (chunks, ids int) {
+	bs := p.buckets[b]
+	if bs == nil {
+		return 0, 0
+	}
+	start := 0
+	for chunks < len(bs.chunkEnd)-keepNewest && remembered+incoming > maxIDs {
+		end := bs.chunkEnd[chunks]
+		n := 0
+		for _, h := range bs.hashes[start:end] {
+			if p.seen[h] == b {
+				n++
+			}
+		}
+		remembered -= n
+		ids += n
+		start = end
+		chunks++
+	}
+	return chunks, ids
+}
+
+// dropChunks forgets bucket b's k oldest chunks and returns their keys.
+func (p *partState) dropChunks(b int64, k int) []string {
+	bs := p.buckets[b]
+	end := bs.chunkEnd[k-1]
+	for _, h := range bs.hashes[:end] {
+		if p.seen[h] == b {
+			delete(p.seen, h)
+		}
+	}
+	keys := slices.Clone(bs.chunks[:k])
+	bs.hashes = slices.Clone(bs.hashes[end:]) // a copy, so the memory goes
+	bs.chunks = bs.chunks[k:]
+	bs.chunkEnd = bs.chunkEnd[k:]
+	for i := range bs.chunkEnd {
+		bs.chunkEnd[i] -= end
+	}
+	return keys
 }
 
 // live counts the ids whose newest sighting is in bucket b: what removing

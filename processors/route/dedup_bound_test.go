@@ -129,3 +129,53 @@ func TestDedupAbortTouchesOnlyTheTransaction(t *testing.T) {
 		t.Errorf("%d ids remembered, want 1", d.Len(tp))
 	}
 }
+
+// A burst inside one bucket (an import, a replay: every record stamped in
+// the same hour) is bounded too: the current bucket's oldest chunks go.
+func TestDedupBoundHoldsWithinOneBucket(t *testing.T) {
+	evicted := 0
+	d := NewDedup(7*24*time.Hour, WithMaxIDs(100), WithEvictionHook(func(_ Partition, n int, _ time.Time) { evicted += n }))
+	tp := Partition{"portabilling.account", 2}
+	log := &changelog{vals: map[string][]byte{}}
+	for tx := 0; tx < 6; tx++ {
+		for i := 0; i < 50; i++ {
+			d.Admit(tp, fmt.Sprintf("t%d-%d", tx, i), t0.Add(time.Duration(tx)*time.Second))
+		}
+		log.apply(commit(d))
+		if d.Len(tp) > 100 {
+			t.Fatalf("transaction %d: %d ids remembered in one bucket, bound 100", tx, d.Len(tp))
+		}
+	}
+	if evicted != 200 {
+		t.Errorf("evicted %d ids, want 200", evicted)
+	}
+	if d.Admit(tp, "t5-0", t0.Add(time.Minute)) || d.Admit(tp, "t4-49", t0.Add(time.Minute)) {
+		t.Error("the newest ids were forgotten")
+	}
+	if !d.Admit(tp, "t0-0", t0.Add(time.Minute)) {
+		t.Error("the oldest ids are still remembered")
+	}
+	d.Abort()
+	if n := log.live(); n != 100 {
+		t.Errorf("the changelog keeps %d live ids, want 100: trimmed chunks were not tombstoned", n)
+	}
+	// A restore of a one-bucket burst bigger than the bound keeps the
+	// newest chunks.
+	big := NewDedup(7 * 24 * time.Hour)
+	blog := &changelog{vals: map[string][]byte{}}
+	for tx := 0; tx < 6; tx++ {
+		for i := 0; i < 40; i++ {
+			big.Admit(tp, fmt.Sprintf("b%d-%d", tx, i), t0)
+		}
+		blog.apply(commit(big))
+	}
+	r := NewDedup(7*24*time.Hour, WithMaxIDs(100))
+	for _, k := range blog.order {
+		if _, err := r.Restore([]byte(k), blog.vals[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Len(tp) > 100 || r.Admit(tp, "b5-1", t0) {
+		t.Errorf("restored %d ids (bound 100), newest kept: %v", r.Len(tp), !r.Admit(tp, "b5-2", t0))
+	}
+}

@@ -54,10 +54,19 @@ func (d *Dedup) Changes(dst []Change) []Change {
 				remembered -= p.live(b)
 			}
 		}
-		// The memory bound: the oldest buckets go first, whole.
+		// The memory bound: the oldest buckets go first, whole; then, if
+		// the bucket being written alone is too big, its oldest chunks.
 		p.pendExpired, p.pendEvicted = p.evictFor(remembered, len(p.pending), d.maxIDs, p.pendStream, p.pendExpired)
+		var trimmed int
+		p.pendTrim, trimmed = p.trimFor(p.pendStream, remembered-p.pendEvicted, len(p.pending), d.maxIDs, 0)
+		p.pendEvicted += trimmed
 		for _, b := range p.pendExpired {
 			for _, k := range p.buckets[b].chunks {
+				dst = append(dst, Change{Partition: tp.Partition, Key: []byte(k)})
+			}
+		}
+		if p.pendTrim > 0 {
+			for _, k := range p.buckets[p.pendStream].chunks[:p.pendTrim] {
 				dst = append(dst, Change{Partition: tp.Partition, Key: []byte(k)})
 			}
 		}
@@ -119,6 +128,7 @@ func (d *Dedup) Restore(key, value []byte) (Partition, error) {
 		}
 	}
 	bs.chunks = append(bs.chunks, string(key))
+	bs.chunkEnd = append(bs.chunkEnd, len(bs.hashes))
 	bs.nextSeq = max(bs.nextSeq, seq+1)
 	if b > p.stream {
 		p.stream, p.pendStream = b, b
@@ -128,10 +138,15 @@ func (d *Dedup) Restore(key, value []byte) (Partition, error) {
 }
 
 // restoreBound keeps a restoring partition within the memory bound: the
-// oldest buckets (never the one just read) are forgotten, and their
-// chunks' tombstones wait for the next transaction (orphans).
+// oldest buckets (never the one just read) are forgotten, then, if that
+// bucket alone is too big, its oldest chunks (never the one just read);
+// their tombstones wait for the next transaction (orphans).
 func (d *Dedup) restoreBound(tp Partition, p *partState, justRead int64) {
 	gone, evicted := p.evictFor(len(p.seen), 0, d.maxIDs, justRead, nil)
+	if k, n := p.trimFor(justRead, len(p.seen)-evicted, 0, d.maxIDs, 1); k > 0 {
+		p.orphans = append(p.orphans, p.dropChunks(justRead, k)...)
+		evicted += n
+	}
 	if evicted == 0 {
 		return
 	}
