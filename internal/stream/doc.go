@@ -54,8 +54,9 @@
 // ErrUnknownSchema, ErrUndecodable) or for which Process returns an error
 // wrapping ErrPoison (see Poison) goes to provbus.dlq inside the same
 // transaction; processing goes on. Any other error aborts the transaction,
-// rewinds to the last commit, restores own state from its changelogs and
-// retries with backoff.
+// rewinds to the last commit, restores own state from its changelogs (or,
+// for a Transactional processor, lets it undo the poll) and retries with
+// backoff.
 //
 // # State
 //
@@ -65,7 +66,10 @@
 // otherwise). When partitions are assigned, the runner replays each
 // changelog partition up to its last stable offset (read_committed) through
 // Table.Apply before it processes any record of that partition; on revoke it
-// calls Table.Drop. A Follow table is read-only state written by another
+// calls Table.Drop. The restore reads every partition to the end offset
+// listed at its start, however slow the fetches, until WithRestoreTimeout;
+// past it Run fails (ErrRestoreIncomplete) rather than work on partial
+// state. A Follow table is read-only state written by another
 // processor: after the restore it keeps being tailed (Apply is then called
 // from another goroutine, so the processor must lock).
 //
