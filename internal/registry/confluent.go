@@ -185,7 +185,8 @@ func (r *Registry) handleVersions(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	q := req.URL.Query()
-	if len(vs.live) == 0 && (q.Get("deleted") != "true" && q.Get("deletedOnly") != "true" || len(vs.deleted) == 0) {
+	withDeleted := q.Get("deleted") == "true" || q.Get("deletedOnly") == "true"
+	if len(vs.live) == 0 && (!withDeleted || len(vs.deleted) == 0) {
 		errSubjectNotFound(w, subject)
 		return
 	}
@@ -296,7 +297,7 @@ func (r *Registry) handleDeleteVersion(w http.ResponseWriter, req *http.Request)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.writable(w) {
+	if !r.writable(w) || r.readOnly(w, subject) {
 		return
 	}
 	vs, err := r.subjectVersions(subject)
@@ -354,7 +355,7 @@ func (r *Registry) handleDeleteSubject(w http.ResponseWriter, req *http.Request)
 	permanent := req.URL.Query().Get("permanent") == "true"
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.writable(w) {
+	if !r.writable(w) || r.readOnly(w, subject) {
 		return
 	}
 	vs, err := r.subjectVersions(subject)
@@ -509,8 +510,9 @@ func (r *Registry) putSetting(w http.ResponseWriter, req *http.Request, base str
 	}
 }
 
-// readOnly answers 422/42205 when subject's effective mode forbids
-// registering, as Confluent does; srfake stores the mode but ignores it.
+// readOnly answers 422/42205 when subject's effective mode forbids writes
+// to it (registering, deleting), as Confluent does; srfake stores the mode
+// but ignores it.
 func (r *Registry) readOnly(w http.ResponseWriter, subject string) bool {
 	rec := r.call(http.MethodGet, "/mode/"+url.PathEscape(subject), nil)
 	var m struct {

@@ -105,6 +105,8 @@ var ConfluentAPI = []Step{
 	{Method: "PUT", Path: "/mode/a-value", Body: `{"mode":"IMPORT"}`, Status: 422, Code: 42205},
 	{Method: "PUT", Path: "/mode/a-value", Body: `{"mode":"READONLY"}`, Status: 200, Want: `{"mode":"READONLY"}`},
 	{Method: "POST", Path: "/subjects/a-value/versions", Body: SchemaBody(SubNoMSISDN), Status: 422, Code: 42205},
+	{Method: "DELETE", Path: "/subjects/a-value/versions/2", Status: 422, Code: 42205},
+	{Method: "DELETE", Path: "/subjects/a-value", Status: 422, Code: 42205},
 	{Method: "DELETE", Path: "/mode/a-value", Status: 200, Want: `{"mode":"READONLY"}`},
 
 	// Compatibility checks: messages only with verbose.
