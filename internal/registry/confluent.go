@@ -579,3 +579,33 @@ func (r *Registry) handleLookup(w http.ResponseWriter, req *http.Request) {
 	}
 	r.fake.Handler().ServeHTTP(w, req)
 }
+
+// handleIDVersions answers GET /schemas/ids/{id}/versions with the
+// (subject, version) pairs sorted and [] when none is left (srfake: map
+// order, and null when every use was soft-deleted).
+func (r *Registry) handleIDVersions(w http.ResponseWriter, req *http.Request) {
+	rec := r.call(http.MethodGet, req.URL.RequestURI(), nil)
+	if rec.status != http.StatusOK {
+		rec.copyTo(w)
+		return
+	}
+	type use struct {
+		Subject string `json:"subject"`
+		Version int    `json:"version"`
+	}
+	uses := []use{}
+	if err := json.Unmarshal(rec.body.Bytes(), &uses); err != nil {
+		r.internalError(w, err)
+		return
+	}
+	if uses == nil {
+		uses = []use{}
+	}
+	slices.SortFunc(uses, func(a, b use) int {
+		if c := strings.Compare(a.Subject, b.Subject); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	respondJSON(w, http.StatusOK, uses)
+}

@@ -31,6 +31,7 @@ func (r *Registry) routes() http.Handler {
 	mux.HandleFunc("GET /{$}", r.handleRoot)
 	mux.HandleFunc("GET /schemas/types", r.handleSchemaTypes)
 	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.handleIDSchema)
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.handleIDVersions)
 	mux.HandleFunc("GET /subjects", r.handleSubjects)
 	mux.HandleFunc("GET /subjects/{subject}/versions", r.handleVersions)
 	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r.handleVersion)

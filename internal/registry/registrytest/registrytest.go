@@ -137,10 +137,15 @@ var ConfluentAPI = []Step{
 	{Method: "GET", Path: "/subjects?deleted=true", Status: 200, Want: `["a-value","b-value"]`},
 	{Method: "GET", Path: "/subjects?deletedOnly=true", Status: 200, Want: `["b-value"]`},
 	{Method: "GET", Path: "/subjects/b-value/versions", Status: 404, Code: 40401},
+	{Method: "GET", Path: "/schemas/ids/1/versions", Status: 200, Want: `[{"subject":"a-value","version":1}]`},
+	{Method: "GET", Path: "/schemas/ids/1/versions?deleted=true", Status: 200, Want: `[{"subject":"a-value","version":1},{"subject":"b-value","version":1}]`},
+	{Method: "GET", Path: "/schemas/ids/1/subjects", Status: 200, Want: `["a-value"]`},
+	{Method: "GET", Path: "/schemas/ids/1/subjects?deleted=true", Status: 200, Want: `["a-value","b-value"]`},
 
 	// Deleting a subject: soft first, then permanent.
 	{Method: "DELETE", Path: "/subjects/a-value?permanent=true", Status: 404, Code: 40405},
 	{Method: "DELETE", Path: "/subjects/a-value", Status: 200, Want: `[1]`},
+	{Method: "GET", Path: "/schemas/ids/1/versions", Status: 200, Want: `[]`},
 	{Method: "DELETE", Path: "/subjects/a-value", Status: 404, Code: 40404},
 	{Method: "POST", Path: "/subjects/a-value", Body: SchemaBody(SubV1), Status: 404, Code: 40401},
 	{Method: "DELETE", Path: "/subjects/missing-value", Status: 404, Code: 40401},
