@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,108 +49,130 @@ func TestConformanceRegistry(t *testing.T) {
 
 // TestConformanceClients runs the whole pipeline, sends events that reach a
 // handler topic, and has each third-party client read it: offsets of a new
-// group, read_committed, values decoded through the registry, commit, and a
-// restarted consumer resuming where the first stopped.
+// group, read_committed, values decoded through the registry, commits; then
+// provbus dev restarts, and each client's group resumes where it stopped.
 func TestConformanceClients(t *testing.T) {
 	t.Setenv("PROVBUS_TOPICS_PARTITIONS", "3") // fewer partitions: faster group joins
 	d := newDevCluster(t)
-	p := startProvbus(t, "dev", "--data-dir", d.dataDir, "--kafka", d.kafka, "--registry-addr", d.registry, "--http", d.http)
+	args := []string{"dev", "--data-dir", d.dataDir, "--kafka", d.kafka, "--registry-addr", d.registry, "--http", d.http}
+	p := startProvbus(t, args...)
 	base := "http://" + d.http
 	p.waitHTTP(base+"/readyz", 60*time.Second)
 
 	const records = 5
-	for i := range records {
-		body := espf("Account/Blocked", fmt.Sprintf("conformance-%d", i), fmt.Sprintf(`"i_account":%d`, 1001+i))
-		if code, _, resp, err := post(base, "portabilling", body); err != nil || code != http.StatusOK {
-			t.Fatalf("POST event %d: %d %s %v", i, code, resp, err)
+	send := func(prefix string, accounts ...int) {
+		t.Helper()
+		for _, a := range accounts {
+			body := espf("Account/Blocked", fmt.Sprintf("%s-%d", prefix, a), fmt.Sprintf(`"i_account":%d`, a))
+			if code, _, resp, err := post(base, "portabilling", body); err != nil || code != http.StatusOK {
+				t.Fatalf("POST event for account %d: %d %s %v", a, code, resp, err)
+			}
 		}
 	}
+	send("conformance", 1001, 1002, 1003, 1004, 1005)
 	waitCommitted(t, d.kafka, conformanceTopic, records, 60*time.Second)
 	registryURL := "http://" + d.registry
+	stamp := time.Now().UnixNano()
 
-	t.Run("kafkajs", func(t *testing.T) {
-		node := requireTool(t, "node", "nodejs")
-		if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", "kafkajs")); err != nil {
-			t.Skipf("KafkaJS not installed: run `npm ci --prefix test/%s` (.ci/run does)", clientsDir)
-		}
-		runClient(t, node, "kafkajs_check.js", d.kafka, registryURL, conformanceTopic, strconv.Itoa(records))
-	})
-	t.Run("confluent-kafka-python", func(t *testing.T) {
-		python := pythonWith(t, "confluent_kafka", "avro", "requests")
-		runClient(t, python, "confluent_kafka_check.py", d.kafka, registryURL, conformanceTopic, strconv.Itoa(records))
-	})
-	t.Run("kcat", func(t *testing.T) {
-		kcat := requireTool(t, "kcat", "kcat")
-		// Events sent after kcat's first run, so the resumed run has
-		// something new to read (kcat's balanced consumer stores the
-		// offsets of a whole fetched batch, so "-c 2, then the rest" is
-		// not something kcat can do).
-		more := func() []string {
-			var keys []string
-			for i := range 2 {
-				account := 2001 + i
-				body := espf("Account/Blocked", fmt.Sprintf("conformance-more-%d", i), fmt.Sprintf(`"i_account":%d`, account))
-				if code, _, resp, err := post(base, "portabilling", body); err != nil || code != http.StatusOK {
-					t.Fatalf("POST event: %d %s %v", code, resp, err)
-				}
-				keys = append(keys, strconv.Itoa(account))
+	// Each script client runs twice: "first" (new group's offsets, two
+	// records committed) and, after the restart, "resume" (the rest).
+	type script struct{ name, script, group string }
+	scripts := []script{
+		{"kafkajs", "kafkajs_check.js", fmt.Sprintf("conformance-kafkajs-%d", stamp)},
+		{"confluent-kafka-python", "confluent_kafka_check.py", fmt.Sprintf("conformance-python-%d", stamp)},
+	}
+	interpreter := func(t *testing.T, name string) string {
+		if name == "kafkajs" {
+			node := requireTool(t, "node", "nodejs")
+			if _, err := os.Stat(filepath.Join(clientsDir, "node_modules", "kafkajs")); err != nil {
+				t.Skipf("KafkaJS not installed: run `npm ci --prefix test/%s` (.ci/run does)", clientsDir)
 			}
-			waitCommitted(t, d.kafka, conformanceTopic, records+len(keys), 60*time.Second)
-			return keys
+			return node
 		}
-		kcatCheck(t, kcat, d.kafka, registryURL, records, more)
+		return pythonWith(t, "confluent_kafka", "avro", "requests")
+	}
+	firstIDs := map[string][]string{}
+	for _, s := range scripts {
+		t.Run("first/"+s.name, func(t *testing.T) {
+			out := runClient(t, interpreter(t, s.name), s.script, d.kafka, registryURL, conformanceTopic, strconv.Itoa(records), "first", s.group)
+			firstIDs[s.name] = out.IDs
+		})
+	}
+	kcatGroup := fmt.Sprintf("conformance-kcat-%d", stamp)
+	kcatFirstDone := t.Run("first/kcat", func(t *testing.T) {
+		kcatFirst(t, requireTool(t, "kcat", "kcat"), d.kafka, kcatGroup, records)
+	})
+
+	// Committed offsets must survive provbus dev's restart.
+	if err := p.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("SIGTERM: exit %v", err)
+	}
+	p = startProvbus(t, args...)
+	p.waitHTTP(base+"/readyz", 60*time.Second)
+
+	for _, s := range scripts {
+		t.Run("resume/"+s.name, func(t *testing.T) {
+			ids, ok := firstIDs[s.name]
+			if !ok {
+				t.Skip("the first run did not complete")
+			}
+			runClient(t, interpreter(t, s.name), s.script, d.kafka, registryURL, conformanceTopic, strconv.Itoa(records), "resume", s.group, strings.Join(ids, ","))
+		})
+	}
+	t.Run("resume/kcat", func(t *testing.T) {
+		kcat := requireTool(t, "kcat", "kcat")
+		if !kcatFirstDone {
+			t.Skip("the first run did not complete")
+		}
+		// kcat's balanced consumer stores the offsets of every record it
+		// fetched, also those `-c N` did not print, so its first run read
+		// to the end and the resumed run must read exactly the events sent
+		// since.
+		added := []int{2001, 2002}
+		send("conformance-more", added...)
+		waitCommitted(t, d.kafka, conformanceTopic, records+len(added), 60*time.Second)
+		kcatResume(t, kcat, d.kafka, registryURL, kcatGroup, added)
 	})
 }
 
-// kcatCheck reads the handler topic with kcat: stored offsets of a new
-// group (-o stored), a balanced consumer that stops and resumes, and the
-// Confluent wire format of a value, whose schema id the registry resolves.
-func kcatCheck(t *testing.T, kcat, broker, registryURL string, records int, more func() []string) {
-	common := []string{"-b", broker, "-C", "-q", "-X", "isolation.level=read_committed", "-X", "auto.offset.reset=earliest"}
+// kcatArgs are the options every kcat run of the suite takes.
+func kcatArgs(broker string, more ...string) []string {
+	return slices.Concat([]string{"-b", broker, "-C", "-q", "-X", "isolation.level=read_committed", "-X", "auto.offset.reset=earliest"}, more)
+}
 
-	// `kcat -o stored` with a group that never committed: the first run of
-	// any offset-tracking script.
-	group := fmt.Sprintf("conformance-kcat-stored-%d", time.Now().UnixNano())
+// kcatFirst reads the handler topic with kcat: stored offsets of a new
+// group (-o stored, partition by partition), then a balanced consumer of
+// group reads to the end and exits, committing.
+func kcatFirst(t *testing.T, kcat, broker, group string, records int) {
+	stored := fmt.Sprintf("%s-stored", group)
 	n := 0
 	for part := range partitions(t, broker, conformanceTopic) {
-		out := kcatRun(t, kcat, append(common, "-t", conformanceTopic, "-p", strconv.Itoa(part), "-o", "stored", "-X", "group.id="+group, "-e", "-f", `%k\n`)...)
+		out := kcatRun(t, kcat, kcatArgs(broker, "-t", conformanceTopic, "-p", strconv.Itoa(part), "-o", "stored", "-X", "group.id="+stored, "-e", "-f", `%k\n`)...)
 		n += len(lines(out))
 	}
 	if n != records {
 		t.Fatalf("kcat -o stored with a new group read %d records, want %d", n, records)
 	}
+	if got := kcatKeys(t, kcatRun(t, kcat, kcatArgs(broker, "-G", group, "-e", "-f", `%k %h\n`, conformanceTopic)...)); len(got) != records {
+		t.Fatalf("kcat balanced consumer read %q, want %d records", got, records)
+	}
+	t.Logf("kcat: -o stored of a new group and a balanced consumer each read %d records", records)
+}
 
-	// A balanced consumer reads to the end and exits, committing; after
-	// more events arrive, a second run of the same group reads only those.
-	group = fmt.Sprintf("conformance-kcat-%d", time.Now().UnixNano())
-	balanced := slices.Concat(common, []string{"-G", group, "-e", "-f", `%k %h\n`, conformanceTopic})
-	first := lines(kcatRun(t, kcat, balanced...))
-	added := more()
-	rest := lines(kcatRun(t, kcat, balanced...))
-	keys := func(ls []string) []string {
-		var out []string
-		for _, l := range ls {
-			key, headers, _ := strings.Cut(l, " ")
-			if _, err := strconv.Atoi(key); err != nil {
-				t.Fatalf("kcat: key %q is not a UTF-8 account id", key)
-			}
-			if !strings.Contains(headers, "event_type=Account/Blocked") {
-				t.Fatalf("kcat: headers %q lack event_type", headers)
-			}
-			out = append(out, key)
-		}
-		slices.Sort(out)
-		return out
+// kcatResume has the balanced consumer of group read again after the
+// restart: only the added accounts' events. It also checks a value's
+// Confluent wire format and that the registry resolves its schema id.
+func kcatResume(t *testing.T, kcat, broker, registryURL, group string, added []int) {
+	var want []string
+	for _, a := range added {
+		want = append(want, strconv.Itoa(a))
 	}
-	if got := keys(first); len(got) != records {
-		t.Fatalf("kcat first run read %q, want %d records", got, records)
-	}
-	if got := keys(rest); !slices.Equal(got, added) {
-		t.Fatalf("kcat resumed run read %q, want only the new %q", got, added)
+	slices.Sort(want)
+	if got := kcatKeys(t, kcatRun(t, kcat, kcatArgs(broker, "-G", group, "-e", "-f", `%k %h\n`, conformanceTopic)...)); !slices.Equal(got, want) {
+		t.Fatalf("kcat resumed run read %q, want only the new %q", got, want)
 	}
 
-	// The value is Confluent's wire format and its schema id resolves.
-	raw := kcatRun(t, kcat, append(common, "-t", conformanceTopic, "-o", "beginning", "-c", "1", "-e", "-f", "%s")...)
+	raw := kcatRun(t, kcat, kcatArgs(broker, "-t", conformanceTopic, "-o", "beginning", "-c", "1", "-e", "-f", "%s")...)
 	if len(raw) < 5 || raw[0] != 0 {
 		t.Fatalf("kcat value does not start with magic byte 0: % x", raw[:min(len(raw), 8)])
 	}
@@ -158,7 +182,27 @@ func kcatCheck(t *testing.T, kcat, broker, registryURL string, records int, more
 	if !strings.Contains(schema.Schema, "event_id") {
 		t.Fatalf("schema %d: %q", id, schema.Schema)
 	}
-	t.Logf("kcat: -o stored of a new group read %d records; first run %d, resumed run %d; schema id %d", n, len(first), len(rest), id)
+	t.Logf("kcat: the resumed group read only the %d new records; values carry schema id %d", len(added), id)
+}
+
+// kcatKeys parses "key headers" lines: each key must be a UTF-8 account
+// id and each record carry its event_type header. It returns the keys
+// sorted.
+func kcatKeys(t *testing.T, out []byte) []string {
+	t.Helper()
+	var keys []string
+	for _, l := range lines(out) {
+		key, headers, _ := strings.Cut(l, " ")
+		if _, err := strconv.Atoi(key); err != nil {
+			t.Fatalf("kcat: key %q is not a UTF-8 account id", key)
+		}
+		if !strings.Contains(headers, "event_type=Account/Blocked") {
+			t.Fatalf("kcat: headers %q lack event_type", headers)
+		}
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func kcatRun(t *testing.T, kcat string, args ...string) []byte {
@@ -184,19 +228,32 @@ func lines(b []byte) []string {
 	return out
 }
 
-// runClient runs one client script from clientsDir and fails the test with
-// its output when it fails.
-func runClient(t *testing.T, interpreter, script string, args ...string) {
+// clientResult is the JSON line a client script prints on success.
+type clientResult struct {
+	Read int      `json:"read"`
+	IDs  []string `json:"ids"`
+}
+
+// runClient runs one client script from clientsDir, fails the test with its
+// output when it fails, and returns its result line.
+func runClient(t *testing.T, interpreter, script string, args ...string) clientResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, interpreter, append([]string{script}, args...)...)
 	cmd.Dir = clientsDir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(interpreter), script, err, tail(string(out), 4000))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(interpreter), script, err, tail(stdout.String(), 2000), tail(stderr.String(), 4000))
 	}
-	t.Logf("%s", bytes.TrimSpace(out))
+	out := bytes.TrimSpace(stdout.Bytes())
+	var res clientResult
+	if err := json.Unmarshal(out[bytes.LastIndexByte(out, '\n')+1:], &res); err != nil {
+		t.Fatalf("%s: result line: %v\n%s", script, err, out)
+	}
+	t.Logf("%s", out)
+	return res
 }
 
 // requireTool returns the path of name, or skips the test saying which

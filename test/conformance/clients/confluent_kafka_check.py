@@ -1,20 +1,21 @@
 """python3-confluent-kafka (librdkafka) against provbus dev, the way a data
 team's Python job reads a handler topic. Run by test/conformance_test.go:
 
-    python3 confluent_kafka_check.py <broker> <registry-url> <topic> <records>
+    python3 confluent_kafka_check.py <broker> <registry-url> <topic> <records> first <group>
+    python3 confluent_kafka_check.py <broker> <registry-url> <topic> <records> resume <group> <ids-seen>
 
-It asks committed() for a group the broker has never seen (every partition
-must answer OFFSET_INVALID, no error), consumes the topic read_committed,
-decodes every value through the registry (Confluent wire format: magic 0,
-4-byte schema id, Avro binary), commits after each record, closes, and
-resumes with a new consumer of the same group: the two runs together must
-see every record exactly once. Prints one JSON line and exits 0, or prints
-the failure and exits 1.
+first: asks committed() for the group, which the broker has never seen
+(every partition must answer OFFSET_INVALID, no error), then consumes the
+topic read_committed, decoding every value through the registry (Confluent
+wire format: magic 0, 4-byte schema id, Avro binary) and committing after
+each record, and closes after two. resume (after provbus dev restarted): a
+new consumer of the same group reads the rest; with the event ids the first
+run saw (comma separated) every record must be read exactly once. Prints
+one JSON line and exits 0, or prints the failure and exits 1.
 """
 
 import io
 import json
-import os
 import struct
 import sys
 import time
@@ -30,9 +31,9 @@ def fail(msg):
     sys.exit(1)
 
 
-broker, registry_url, topic, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+broker, registry_url, topic, want, phase, group = sys.argv[1:7]
+want = int(want)
 deadline = time.time() + 40
-group = "conformance-python-%d-%d" % (os.getpid(), int(time.time() * 1000))
 registry = SchemaRegistryClient({"url": registry_url})
 schemas = {}
 
@@ -57,15 +58,16 @@ def consumer():
     })
 
 
-# A lag monitor's first run: committed offsets of a group that never committed.
-c = consumer()
-partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
-for tp in c.committed([TopicPartition(topic, p) for p in partitions], timeout=10):
-    if tp.error is not None or tp.offset != OFFSET_INVALID:
-        fail("committed() of a new group: %s/%d offset %d error %s" % (tp.topic, tp.partition, tp.offset, tp.error))
-c.close()
+if phase == "first":
+    # A lag monitor's first run: committed offsets of a group that never committed.
+    c = consumer()
+    partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
+    for tp in c.committed([TopicPartition(topic, p) for p in partitions], timeout=10):
+        if tp.error is not None or tp.offset != OFFSET_INVALID:
+            fail("committed() of a new group: %s/%d offset %d error %s" % (tp.topic, tp.partition, tp.offset, tp.error))
+    c.close()
 
-seen = {}
+seen = {i: "first run" for i in (sys.argv[7] if len(sys.argv) > 7 else "").split(",") if i}
 
 
 def run(label, stop_after):
@@ -95,8 +97,7 @@ def run(label, stop_after):
     return n
 
 
-first = run("first run", 2)
-resumed = run("resumed run", want)
-if len(seen) != want:
+n = run("first run", 2) if phase == "first" else run("resumed run", want)
+if phase != "first" and len(seen) != want:
     fail("%d distinct records, want %d" % (len(seen), want))
-print(json.dumps({"client": "confluent-kafka-python", "group": group, "first": first, "resumed": resumed, "records": len(seen)}))
+print(json.dumps({"client": "confluent-kafka-python", "phase": phase, "group": group, "read": n, "ids": list(seen)}))

@@ -2,14 +2,17 @@
 // a data team's Node service reads a handler topic. Run by
 // test/conformance_test.go:
 //
-//   node kafkajs_check.js <broker> <registry-url> <topic> <records>
+//   node kafkajs_check.js <broker> <registry-url> <topic> <records> first <group>
+//   node kafkajs_check.js <broker> <registry-url> <topic> <records> resume <group> <ids-seen>
 //
-// It fetches the offsets of a group the broker has never seen (each
-// partition must answer -1, no error), consumes the topic read_committed,
-// decodes every value through the registry, commits after each record,
-// stops, and resumes with a new consumer of the same group: the two runs
-// together must see every record exactly once. Prints one JSON line and
-// exits 0, or prints the failure and exits 1.
+// first: fetches the offsets of the group, which the broker has never seen
+// (each partition must answer -1, no error), then consumes the topic
+// read_committed, decoding every value through the registry and committing
+// after each record, and stops after two. resume (after provbus dev
+// restarted): a new consumer of the same group reads the rest; with the
+// event ids the first run saw (comma separated) every record must be read
+// exactly once. Prints one JSON line and exits 0, or prints the failure and
+// exits 1.
 'use strict'
 
 const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
@@ -20,7 +23,7 @@ const { SchemaRegistry } = require('@kafkajs/confluent-schema-registry')
 // KafkaJS only has gzip built in.
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec
 
-const [broker, registryURL, topic, wantArg] = process.argv.slice(2)
+const [broker, registryURL, topic, wantArg, phase, group, seenArg] = process.argv.slice(2)
 const want = Number(wantArg)
 const deadline = Date.now() + 40000
 
@@ -32,20 +35,22 @@ function fail (msg) {
 async function main () {
   const kafka = new Kafka({ clientId: 'conformance-kafkajs', brokers: [broker], logLevel: logLevel.NOTHING })
   const registry = new SchemaRegistry({ host: registryURL })
-  const group = 'conformance-kafkajs-' + process.pid + '-' + Date.now()
 
-  // A lag monitor's first run: offsets of a group that never committed.
-  const admin = kafka.admin()
-  await admin.connect()
-  const fetched = await admin.fetchOffsets({ groupId: group, topics: [topic] })
-  await admin.disconnect()
-  for (const t of fetched) {
-    for (const p of t.partitions) {
-      if (p.offset !== '-1') fail(`fetchOffsets of a new group: ${t.topic}/${p.partition} at ${p.offset}, want -1`)
+  if (phase === 'first') {
+    // A lag monitor's first run: offsets of a group that never committed.
+    const admin = kafka.admin()
+    await admin.connect()
+    const fetched = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    await admin.disconnect()
+    for (const t of fetched) {
+      for (const p of t.partitions) {
+        if (p.offset !== '-1') fail(`fetchOffsets of a new group: ${t.topic}/${p.partition} at ${p.offset}, want -1`)
+      }
     }
   }
 
   const seen = new Map() // event_id → run
+  for (const id of (seenArg || '').split(',').filter(Boolean)) seen.set(id, 'first run')
   async function run (label, stopAfter) {
     const consumer = kafka.consumer({ groupId: group, readUncommitted: false })
     await consumer.connect()
@@ -79,10 +84,9 @@ async function main () {
     return n
   }
 
-  const first = await run('first run', 2)
-  const second = await run('resumed run', want)
-  if (seen.size !== want) fail(`${seen.size} distinct records, want ${want}`)
-  console.log(JSON.stringify({ client: 'kafkajs', group, first, resumed: second, records: seen.size }))
+  const n = phase === 'first' ? await run('first run', 2) : await run('resumed run', want)
+  if (phase !== 'first' && seen.size !== want) fail(`${seen.size} distinct records, want ${want}`)
+  console.log(JSON.stringify({ client: 'kafkajs', phase, group, read: n, ids: [...seen.keys()] }))
 }
 
 main().catch(err => fail(err && err.stack ? err.stack : String(err)))
