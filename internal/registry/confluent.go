@@ -609,3 +609,30 @@ func (r *Registry) handleIDVersions(w http.ResponseWriter, req *http.Request) {
 	})
 	respondJSON(w, http.StatusOK, uses)
 }
+
+// handleDeleteGlobalConfig answers DELETE /config: the global level goes
+// back to the registry's default (WithCompatibility, else
+// DefaultCompatibility) and the answer is the level it replaced, as
+// Confluent does. srfake has no such route.
+func (r *Registry) handleDeleteGlobalConfig(w http.ResponseWriter, _ *http.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.writable(w) {
+		return
+	}
+	old := r.call(http.MethodGet, "/config", nil)
+	if old.status != http.StatusOK {
+		old.copyTo(w)
+		return
+	}
+	b, err := json.Marshal(map[string]string{"compatibility": r.defaultCompat.String()})
+	if err != nil {
+		r.internalError(w, err)
+		return
+	}
+	if rec, ok := r.mutate(w, http.MethodPut, "/config", b); ok && rec.status/100 != 2 {
+		rec.copyTo(w)
+	} else if ok {
+		old.copyTo(w)
+	}
+}

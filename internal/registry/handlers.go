@@ -45,6 +45,7 @@ func (r *Registry) routes() http.Handler {
 	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", r.handleDeleteVersion)
 	mux.HandleFunc("GET /config/{subject}", r.handleGetConfig)
 	mux.HandleFunc("PUT /config", r.handlePutConfig)
+	mux.HandleFunc("DELETE /config", r.handleDeleteGlobalConfig)
 	mux.HandleFunc("PUT /config/{subject}", r.handlePutConfig)
 	mux.HandleFunc("DELETE /config/{subject}", r.handleDeleteConfig)
 	mux.HandleFunc("GET /mode/{subject}", r.handleGetMode)

@@ -73,6 +73,8 @@ type Registry struct {
 	log     *zap.Logger
 	fake    *srfake.Registry
 	handler http.Handler
+	// defaultCompat is the global level DELETE /config goes back to.
+	defaultCompat sr.CompatibilityLevel
 
 	// mu serialises mutations so that check → register → journal is
 	// atomic: two concurrent registrations must not both pass the check
@@ -102,8 +104,9 @@ func New(dir string, opts ...Opt) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w: unknown compatibility level %d", ErrInvalidSchema, o.compat)
 	}
 	r := &Registry{
-		log:  o.log,
-		fake: srfake.NewRegistry(srfake.WithGlobalCompat(o.compat)),
+		log:           o.log,
+		fake:          srfake.NewRegistry(srfake.WithGlobalCompat(o.compat)),
+		defaultCompat: o.compat,
 	}
 	r.handler = r.routes()
 	if dir == "" {

@@ -96,6 +96,9 @@ var ConfluentAPI = []Step{
 	{Method: "GET", Path: "/config/a-value", Status: 200, Want: `{"compatibilityLevel":"FULL"}`},
 	{Method: "DELETE", Path: "/config/a-value", Status: 200, Want: `{"compatibilityLevel":"FULL"}`},
 	{Method: "DELETE", Path: "/config/a-value", Status: 404, Code: 40401},
+	{Method: "PUT", Path: "/config", Body: `{"compatibility":"NONE"}`, Status: 200, Want: `{"compatibility":"NONE"}`},
+	{Method: "DELETE", Path: "/config", Status: 200, Want: `{"compatibilityLevel":"NONE"}`},
+	{Method: "GET", Path: "/config", Status: 200, Want: `{"compatibilityLevel":"BACKWARD_TRANSITIVE"}`},
 
 	// Mode: subject-level, validated, enforced; IMPORT refused the Confluent way.
 	{Method: "GET", Path: "/mode", Status: 200, Want: `{"mode":"READWRITE"}`},
