@@ -19,7 +19,7 @@
 //
 //   - Conformance. Where srfake's answers differ from Confluent's (status,
 //     error_code, body shape, the two-step soft/permanent deletes,
-//     subject-level config and mode, GET /, /schemas/types), confluent.go
+//     subject-level config and mode, GET /, /schemas/types), confluent*.go
 //     answers as Confluent does, because third-party clients branch on
 //     those codes.
 //
