@@ -70,7 +70,16 @@ func TestConformanceClients(t *testing.T) {
 		}
 	}
 	send("conformance", 1001, 1002, 1003, 1004, 1005)
-	waitCommitted(t, d.kafka, conformanceTopic, records, 60*time.Second)
+	// What the clients must decode: both producers, ingest (the domain
+	// topic) and the router (the handler topic), compress with the
+	// documented default codec, snappy (attribute 2).
+	for _, topic := range []string{"portabilling.account", conformanceTopic} {
+		for _, r := range waitCommitted(t, d.kafka, topic, records, 60*time.Second) {
+			if c := r.Attrs.CompressionType(); c != 2 {
+				t.Fatalf("%s/%d@%d: compression %d, want 2 (snappy, the kafka.compression default)", r.Topic, r.Partition, r.Offset, c)
+			}
+		}
+	}
 	registryURL := "http://" + d.registry
 	stamp := time.Now().UnixNano()
 
@@ -303,8 +312,8 @@ func partitions(t *testing.T, broker, topic string) int {
 }
 
 // waitCommitted reads topic read_committed until want records arrived, or
-// fails at the deadline.
-func waitCommitted(t *testing.T, broker, topic string, want int, within time.Duration) {
+// fails at the deadline, and returns what it read.
+func waitCommitted(t *testing.T, broker, topic string, want int, within time.Duration) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -314,17 +323,18 @@ func waitCommitted(t *testing.T, broker, topic string, want int, within time.Dur
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	n := 0
-	for n < want {
+	var recs []*kgo.Record
+	for len(recs) < want {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("%s: %d of %d records within %s", topic, n, want, within)
+			t.Fatalf("%s: %d of %d records within %s", topic, len(recs), want, within)
 		}
 		fs.EachError(func(_ string, _ int32, err error) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("reading %s: %v", topic, err)
 			}
 		})
-		n += fs.NumRecords()
+		recs = append(recs, fs.Records()...)
 	}
+	return recs
 }
