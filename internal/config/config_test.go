@@ -59,6 +59,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"kafka:\n  brokerz: [a:1]\n":                   "line 2: field brokerz not found",
 		"topics:\n  partitions: 0\n":                   "topics.partitions",
 		"kafka:\n  sasl: {mechanism: GSSAPI}\n":        "kafka.sasl.mechanism",
+		"kafka:\n  compression: brotli\n":              "kafka.compression",
 		"log:\n  level: loud\n":                        "log.level",
 		"topics:\n  handler_retention: soon\n":         `"soon" is not a duration`,
 		"registry:\n  url: sr:8081\n":                  "registry.url",

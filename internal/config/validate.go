@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			bad("kafka.brokers", "%q is not host:port", b)
 		}
+	}
+	if c.Kafka.Compression != "" && !slices.Contains(Compressions, strings.ToLower(c.Kafka.Compression)) {
+		bad("kafka.compression", "%q is not one of %s", c.Kafka.Compression, strings.Join(Compressions, ", "))
 	}
 	switch strings.ToUpper(c.Kafka.SASL.Mechanism) {
 	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
