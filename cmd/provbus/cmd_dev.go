@@ -41,7 +41,7 @@ func runDev(ctx context.Context, g *globals, args []string) error {
 	var f devFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&f.dataDir, "data-dir", "./.provbus", "where the broker and the registry keep their data")
-	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, /healthz, /readyz, /metrics")
+	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, the console (/ui/), /healthz, /readyz, /metrics")
 	fs.StringVar(&f.kafka, "kafka", embedded.DefaultKafkaAddr, "the embedded broker's address")
 	fs.StringVar(&f.registryAddr, "registry-addr", embedded.DefaultRegistryAddr, "the embedded Schema Registry's address")
 	fs.StringVar(&f.components, "components", strings.Join(devComponents, ","), "comma list of "+strings.Join(devComponents, ", "))
@@ -123,6 +123,11 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, true, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready.Load(), "ready") })
 	mux.Handle("GET /metrics", e.metrics.Handler())
+	if ui, err := mountConsole(e, mux, f.http); err != nil {
+		return err
+	} else if ui != nil {
+		defer ui.Close()
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	if run["ingest"] {
@@ -158,7 +163,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	})
 	ready.Store(true)
 	log.Info("provbus dev is running",
-		zap.String("http", "http://"+ln.Addr().String()), zap.Strings("components", componentList(run)),
+		zap.String("http", "http://"+ln.Addr().String()), zap.String("console", "http://"+ln.Addr().String()+"/ui/"), zap.Strings("components", componentList(run)),
 		zap.String("try", "curl -s -XPOST http://"+ln.Addr().String()+"/v1/sources/portabilling/events -d '{\"event_type\":\"Customer/Status/Suspend\",\"variables\":{\"i_event\":\"1\",\"i_customer\":42}}'"))
 	err = grp.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {

@@ -1,0 +1,152 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/internal/dlq"
+	"github.com/provbus/provbus/internal/eventlog"
+	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
+)
+
+// listN is how many of the newest DLQ or quarantine records a page shows.
+const listN = 200
+
+// maxRedrive bounds one redrive form.
+const maxRedrive = 200
+
+type dlqRow struct {
+	dlq.Entry
+	Href string
+	Sel  string // partition:offset, the form value
+}
+
+func (s *Server) dlqPage(ctx context.Context, r *http.Request) (view, error) {
+	topic := s.ns.Topic(topology.TopicDLQ)
+	l, err := s.readLatest(ctx, topic, listN)
+	missing := errors.Is(err, eventlog.ErrUnknownTopic)
+	if err != nil && !missing {
+		return view{}, err
+	}
+	data := struct {
+		Topic   string
+		Latest  latest
+		Rows    []dlqRow
+		Missing bool
+	}{Topic: topic, Latest: l, Missing: missing}
+	for _, rec := range l.Records {
+		en := dlq.EntryOf(rec)
+		data.Rows = append(data.Rows, dlqRow{Entry: en, Href: eventHref(rec), Sel: fmt.Sprintf("%d:%d", rec.Partition, rec.Offset)})
+	}
+	return view{tmpl: "dlq", title: "DLQ", data: data}, nil
+}
+
+// dlqRedrive sends the selected DLQ records back to their source topics
+// with dlq.Redrive, as `provbus dlq redrive --select` does (records that
+// still do not decode stay where they are).
+func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
+	sel := r.PostForm["sel"]
+	if len(sel) == 0 || len(sel) > maxRedrive {
+		http.Error(w, fmt.Sprintf("sel: select between 1 and %d records", maxRedrive), http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	defer cancel()
+	topic := s.ns.Topic(topology.TopicDLQ)
+	var entries []dlq.Entry
+	for _, v := range sel {
+		ps, os, ok := strings.Cut(v, ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		o, err2 := strconv.ParseInt(os, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			http.Error(w, fmt.Sprintf("sel %q: want partition:offset", v), http.StatusBadRequest)
+			return
+		}
+		rec, err := s.readOne(ctx, topic, int32(p), o)
+		if err != nil {
+			status := http.StatusBadGateway
+			var he *httpError
+			if errors.As(err, &he) {
+				status = he.status
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		en := dlq.EntryOf(rec)
+		if _, ok := s.ns.Logical(en.Source); !ok && en.Source != "" {
+			en.Source = s.ns.Topic(en.Source) // processors record the logical name
+		}
+		entries = append(entries, en)
+	}
+	cl, err := s.dial()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer cl.Close()
+	outs, err := dlq.Redrive(ctx, cl, s.codec, topic, entries, true, false)
+	sent, skipped := 0, []string{}
+	for _, o := range outs {
+		if o.Sent {
+			sent++
+		} else {
+			skipped = append(skipped, o.Pos+" ("+o.Why+")")
+		}
+	}
+	s.log.Info("console dlq redrive", zap.Int("sent", sent), zap.Strings("skipped", skipped), zap.Error(err))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("redrive stopped after %d sent: %v", sent, err), http.StatusBadGateway)
+		return
+	}
+	msg := fmt.Sprintf("%d redriven", sent)
+	if len(skipped) > 0 {
+		msg += fmt.Sprintf(", %d left in the DLQ: %s", len(skipped), strings.Join(skipped, "; "))
+	}
+	http.Redirect(w, r, Prefix+"dlq?done="+url.QueryEscape(clip(msg)), http.StatusSeeOther)
+}
+
+type quarantineRow struct {
+	Href string
+	Q    *schemas.Quarantined
+	Err  string
+	Body string
+	R    any
+}
+
+func (s *Server) quarantinePage(ctx context.Context, r *http.Request) (view, error) {
+	topic := s.ns.Topic(topology.TopicQuarantine)
+	l, err := s.readLatest(ctx, topic, listN)
+	missing := errors.Is(err, eventlog.ErrUnknownTopic)
+	if err != nil && !missing {
+		return view{}, err
+	}
+	data := struct {
+		Topic   string
+		Latest  latest
+		Rows    []quarantineRow
+		Missing bool
+	}{Topic: topic, Latest: l, Missing: missing}
+	for _, rec := range l.Records {
+		row := quarantineRow{Href: eventHref(rec), R: rec}
+		q := new(schemas.Quarantined)
+		if _, err := s.codec.Decode(ctx, rec.Value, q); err != nil {
+			row.Err = err.Error()
+		} else {
+			row.Q = q
+			row.Body = printable(q.Body)
+			if len(row.Body) > 160 {
+				row.Body = row.Body[:160] + "…"
+			}
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	return view{tmpl: "quarantine", title: "Quarantine", data: data}, nil
+}
