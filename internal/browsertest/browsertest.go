@@ -213,7 +213,8 @@ func (b *Browser) Shot(name string) string {
 }
 
 // Text is the visible text of the first element matching the CSS selector
-// sel, "" when there is none.
+// sel (its text content for SVG, which has no innerText), "" when there is
+// none.
 func (b *Browser) Text(sel string) string {
-	return Eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel))
+	return Eval[string](b, fmt.Sprintf(`(e => e ? (e.innerText ?? e.textContent) : "")(document.querySelector(%q))`, sel))
 }
