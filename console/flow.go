@@ -115,6 +115,11 @@ func (s *Server) buildFlow(ctx context.Context) (*flow, error) {
 		}
 		srcRate[d.Source] += snap.Topics[s.ns.Topic(d.Topic)].Rate
 	}
+	if !snap.Rated {
+		for src := range srcRate {
+			srcRate[src] = -1
+		}
+	}
 	srcNode := map[topology.Source]*node{}
 	for _, src := range sources {
 		n := &node{ID: "s:" + string(src), Label: string(src), Kind: "source", Sub: rate(srcRate[src]) + " in", Href: Prefix + "catalog?q=" + url.QueryEscape(string(src)), Title: "webhooks and imports from " + string(src)}

@@ -60,6 +60,7 @@ func (s *Server) eventPage(ctx context.Context, r *http.Request) (view, error) {
 		DecodeErr   string
 		Raw         string
 		Parent      string
+		ParentID    string
 		Handler     string
 	}{R: rec, Key: printable(rec.Key)}
 	for _, h := range rec.Headers {
@@ -98,6 +99,9 @@ func (s *Server) eventPage(ctx context.Context, r *http.Request) (view, error) {
 			sort.Slice(data.Attributes, func(i, j int) bool { return data.Attributes[i].Name < data.Attributes[j].Name })
 			data.Payload = pretty([]byte(ev.Payload))
 			data.Parent = s.parentHref(ev)
+			if ev.ParentEventID != nil {
+				data.ParentID = *ev.ParentEventID
+			}
 		}
 	}
 	if data.DecodeErr != "" {

@@ -43,6 +43,7 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
+	"ms":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"add":  func(a, b int) int { return a + b },
 	"colX": func(i int) int { return margin + i*(nodeW+colGap) },
 	// short fits a label in a node (the tooltip has it whole).
@@ -123,9 +124,12 @@ func count(n int64) string {
 	}
 }
 
-// rate renders a per-second rate.
+// rate renders a per-second rate; a negative one is not measured yet (the
+// first sample has nothing to compare with).
 func rate(r float64) string {
 	switch {
+	case r < 0:
+		return "–/s"
 	case r == 0:
 		return "0/s"
 	case r < 10:

@@ -29,7 +29,7 @@ type topicStat struct {
 	Partitions int
 	Offsets    int64   // Σ end − start: records, plus commit markers in transactional topics
 	End        int64   // Σ end offsets, for the rate
-	Rate       float64 // offsets per second over the last rateSpan
+	Rate       float64 // offsets per second over the last rateSpan; < 0 not known yet
 }
 
 // groupStat is one consumer group's position.
@@ -41,6 +41,7 @@ type groupStat struct {
 	Committed int64            // Σ committed offsets, for the rate
 	Rate      float64          // offsets consumed per second
 	Err       string
+	small     []eventlog.Range // partitions whose lag may be only markers
 }
 
 // TotalLag is the group's lag over every topic it reads.
@@ -53,7 +54,10 @@ func (g groupStat) TotalLag() int64 {
 }
 
 type snapshot struct {
-	At     time.Time
+	At time.Time
+	// Rated: the rates compare with an older sample (the first snapshot
+	// of a process has none, and shows no rate rather than 0/s).
+	Rated  bool
 	Topics map[string]topicStat
 	Groups map[string]groupStat
 }
@@ -94,6 +98,9 @@ func (s *sampler) get(ctx context.Context, topics []string) (snapshot, error) {
 		s.cl = cl
 	}
 	snap, err := take(ctx, kadm.NewClient(s.cl), topics)
+	if err == nil {
+		err = s.markerLag(ctx, kadm.NewClient(s.cl), &snap)
+	}
 	if err != nil {
 		return snapshot{}, err
 	}
@@ -131,6 +138,7 @@ func (s *sampler) rate(snap *snapshot) {
 	if dt <= 0 {
 		return
 	}
+	snap.Rated = true
 	for name, t := range snap.Topics {
 		if b, ok := base.Topics[name]; ok && t.End >= b.End {
 			t.Rate = float64(t.End-b.End) / dt
@@ -150,7 +158,7 @@ func (s *sampler) rate(snap *snapshot) {
 func take(ctx context.Context, adm *kadm.Client, topics []string) (snapshot, error) {
 	snap := snapshot{At: time.Now(), Topics: map[string]topicStat{}, Groups: map[string]groupStat{}}
 	for _, t := range topics {
-		snap.Topics[t] = topicStat{name: t}
+		snap.Topics[t] = topicStat{name: t, Rate: -1}
 	}
 	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
@@ -178,7 +186,7 @@ func take(ctx context.Context, adm *kadm.Client, topics []string) (snapshot, err
 		return snap, err
 	}
 	lags.Each(func(l kadm.DescribedGroupLag) {
-		g := groupStat{Group: l.Group, State: l.State, Members: len(l.Members), Lag: map[string]int64{}}
+		g := groupStat{Group: l.Group, State: l.State, Members: len(l.Members), Lag: map[string]int64{}, Rate: -1}
 		if err := l.Error(); err != nil {
 			g.Err = err.Error()
 		}
@@ -189,11 +197,97 @@ func take(ctx context.Context, adm *kadm.Client, topics []string) (snapshot, err
 				}
 				g.Lag[topic] += m.Lag
 				g.Committed += m.Commit.At
+				if m.Lag > 0 && m.Lag <= maxMarkerLag {
+					g.small = append(g.small, eventlog.Range{Topic: topic, Partition: m.Partition, Start: m.Commit.At, End: m.End.Offset})
+				}
 			}
 		}
 		snap.Groups[l.Group] = g
 	})
 	return snap, nil
+}
+
+// maxMarkerLag: a partition lagging by at most this many offsets is
+// checked for records, because its lag may be only transaction markers.
+const maxMarkerLag = 4
+
+// markerLag corrects small lags for transaction markers. A transactional
+// topic ends each transaction with a commit marker, an offset no consumer
+// ever receives, so a group that has read everything still lags by one per
+// partition; shown as is, every exactly-once reader would look behind.
+// For each partition lagging by at most maxMarkerLag it reads those few
+// offsets (up to the last stable offset) and counts what is a record.
+func (s *sampler) markerLag(ctx context.Context, adm *kadm.Client, snap *snapshot) error {
+	var ranges []eventlog.Range
+	topics := map[string]bool{}
+	for _, g := range snap.Groups {
+		for _, r := range g.small {
+			ranges = append(ranges, r)
+			topics[r.Topic] = true
+		}
+	}
+	if len(ranges) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	stable, err := adm.ListCommittedOffsets(ctx, names...)
+	if err != nil {
+		return err
+	}
+	// One read covers a partition once, from the smallest commit among
+	// the groups, and counts records per offset.
+	type tp struct {
+		t string
+		p int32
+	}
+	span := map[tp]eventlog.Range{}
+	for _, r := range ranges {
+		if lso, ok := stable.Lookup(r.Topic, r.Partition); ok && lso.Err == nil && lso.Offset < r.End {
+			r.End = lso.Offset
+		}
+		k := tp{r.Topic, r.Partition}
+		if have, ok := span[k]; !ok {
+			span[k] = r
+		} else {
+			have.Start, have.End = min(have.Start, r.Start), max(have.End, r.End)
+			span[k] = have
+		}
+	}
+	var reads []eventlog.Range
+	for _, r := range span {
+		if r.Len() > 0 {
+			reads = append(reads, r)
+		}
+	}
+	recordAt := map[tp][]int64{}
+	err = eventlog.Read(ctx, s.dial, reads, nil, func(r *kgo.Record) error {
+		k := tp{r.Topic, r.Partition}
+		recordAt[k] = append(recordAt[k], r.Offset)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for name, g := range snap.Groups {
+		for _, r := range g.small {
+			n := int64(0)
+			for _, o := range recordAt[tp{r.Topic, r.Partition}] {
+				if o >= r.Start && o < r.End {
+					n++
+				}
+			}
+			if lso, ok := stable.Lookup(r.Topic, r.Partition); ok && lso.Err == nil && r.End > lso.Offset {
+				n += r.End - lso.Offset // an open transaction: not yet readable, still lag
+			}
+			g.Lag[r.Topic] -= r.Len() - n
+		}
+		g.small = nil
+		snap.Groups[name] = g
+	}
+	return nil
 }
 
 // readers returns the groups with a committed position in topic, sorted by
