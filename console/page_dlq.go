@@ -29,8 +29,54 @@ type dlqRow struct {
 	Sel  string // partition:offset, the form value
 }
 
+// deadTopic resolves the topic a DLQ page or redrive works on: provbus.dlq
+// by default, or a handler's parking topic (the subscribe package parks
+// records a consumer kept failing on), as `provbus dlq --topic` does.
+func (s *Server) deadTopic(name string) (string, error) {
+	if name == "" || name == topology.TopicDLQ {
+		return s.ns.Topic(topology.TopicDLQ), nil
+	}
+	for _, h := range s.cat.Handlers() {
+		if h.Topic != "" && name == topology.ParkingTopic(h.Name) {
+			return s.ns.Topic(name), nil
+		}
+	}
+	return "", badRequest("topic %q: want %s or a handler's parking topic (handler.<slug>.parking)", name, topology.TopicDLQ)
+}
+
+// parkingTopics lists the parking topics that exist (logical names).
+func (s *Server) parkingTopics(ctx context.Context) []string {
+	var names []string
+	for _, h := range s.cat.Handlers() {
+		if h.Topic != "" {
+			names = append(names, s.ns.Topic(topology.ParkingTopic(h.Name)))
+		}
+	}
+	adm, done, err := s.admin()
+	if err != nil {
+		return nil
+	}
+	defer done()
+	tds, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range names {
+		if td, ok := tds[n]; ok && td.Err == nil {
+			l, _ := s.ns.Logical(n)
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func (s *Server) dlqPage(ctx context.Context, r *http.Request) (view, error) {
-	topic := s.ns.Topic(topology.TopicDLQ)
+	logical := r.URL.Query().Get("topic")
+	topic, err := s.deadTopic(logical)
+	if err != nil {
+		return view{}, err
+	}
 	l, err := s.readLatest(ctx, topic, listN)
 	missing := errors.Is(err, eventlog.ErrUnknownTopic)
 	if err != nil && !missing {
@@ -38,10 +84,12 @@ func (s *Server) dlqPage(ctx context.Context, r *http.Request) (view, error) {
 	}
 	data := struct {
 		Topic   string
+		Logical string
+		Parking []string
 		Latest  latest
 		Rows    []dlqRow
 		Missing bool
-	}{Topic: topic, Latest: l, Missing: missing}
+	}{Topic: topic, Logical: logical, Parking: s.parkingTopics(ctx), Latest: l, Missing: missing}
 	for _, rec := range l.Records {
 		en := dlq.EntryOf(rec)
 		data.Rows = append(data.Rows, dlqRow{Entry: en, Href: eventHref(rec), Sel: fmt.Sprintf("%d:%d", rec.Partition, rec.Offset)})
@@ -60,7 +108,11 @@ func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
 	defer cancel()
-	topic := s.ns.Topic(topology.TopicDLQ)
+	topic, err := s.deadTopic(r.PostFormValue("topic"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	var entries []dlq.Entry
 	for _, v := range sel {
 		ps, os, ok := strings.Cut(v, ":")
@@ -110,7 +162,11 @@ func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	if len(skipped) > 0 {
 		msg += fmt.Sprintf(", %d left in the DLQ: %s", len(skipped), strings.Join(skipped, "; "))
 	}
-	http.Redirect(w, r, Prefix+"dlq?done="+url.QueryEscape(clip(msg)), http.StatusSeeOther)
+	back := Prefix + "dlq?done=" + url.QueryEscape(clip(msg))
+	if t := r.PostFormValue("topic"); t != "" {
+		back += "&topic=" + url.QueryEscape(t)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 type quarantineRow struct {

@@ -228,7 +228,7 @@ func TestPages(t *testing.T) {
 
 	t.Run("handler records", func(t *testing.T) {
 		body := f.mustGet("/ui/handlers/aricenthss", false)
-		if !strings.Contains(body, "1 records") || !strings.Contains(body, "Account/Status/Suspend") || !strings.Contains(body, eventHref(f.inh)[:len("/ui/events/")]) {
+		if !strings.Contains(body, "1 record(s)") || !strings.Contains(body, "Account/Status/Suspend") || !strings.Contains(body, eventHref(f.inh)[:len("/ui/events/")]) {
 			t.Errorf("aricenthss page lacks its record:\n%s", body)
 		}
 	})
@@ -299,6 +299,12 @@ func TestPages(t *testing.T) {
 		body := f.mustGet("/ui/dlq", false)
 		if !strings.Contains(body, "unroutable") || strings.Contains(body, `name="sel"`) {
 			t.Error("DLQ page: want the reason, and no selection for a reader who is not signed in")
+		}
+		if code, _ := f.get("/ui/dlq?topic=portabilling.account", false); code != 400 {
+			t.Errorf("a domain topic as a DLQ: %d, want 400", code)
+		}
+		if code, body := f.get("/ui/dlq?topic=handler.aricenthss.parking", false); code != 200 || !strings.Contains(body, "does not exist") {
+			t.Errorf("a parking topic not created yet: %d", code)
 		}
 		m := regexp.MustCompile(`name="sel" value="(\d+:\d+)"`).FindStringSubmatch(f.mustGet("/ui/dlq", true))
 		if m == nil {

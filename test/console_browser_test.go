@@ -29,22 +29,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	base := "http://" + d.http
 	p.waitHTTP(base+"/readyz", 60*time.Second)
 
-	for _, body := range []string{
+	postEvents(t, base,
 		`[{"event_type":"Account/New","variables":{"i_event":"1","i_account":11,"i_customer":1}},
 		  {"event_type":"Account/New","variables":{"i_event":"2","i_account":12,"i_customer":1}}]`,
 		`{"event_type":"Customer/Status/Suspend","variables":{"i_event":"3","i_customer":1}}`,
 		`{"event_type":"Account/Teleported","variables":{"i_event":"4","i_account":11}}`, // unknown: quarantined
-	} {
-		resp, err := http.Post(base+"/v1/sources/portabilling/events", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("POST events: %d %s", resp.StatusCode, b)
-		}
-	}
+	)
 	// The pipeline is asynchronous: wait, with a deadline, until the
 	// inherited suspension has reached AricentHSS for account 11.
 	waitFor(t, 45*time.Second, "the inherited suspension of account 11 in handler.aricenthss", func() bool {
@@ -67,6 +57,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if sub := b.Text(`svg [data-node="t:provbus.quarantine"] .sub`); !strings.HasPrefix(sub, "1 off") {
 		t.Errorf("quarantine node says %q, want 1 offset", sub)
 	}
+	// Live refresh: a new customer event shows on the open page, without
+	// a reload, within a few refreshes.
+	postEvents(t, base, `{"event_type":"Customer/Status/Unsuspend","variables":{"i_event":"5","i_customer":2}}`)
+	waitFor(t, 20*time.Second, "live refresh of portabilling.customer to 2 offsets", func() bool {
+		return strings.HasPrefix(b.Text(`svg [data-node="t:portabilling.customer"] .sub`), "2 off")
+	})
 	b.Shot("flow")
 	b.Open(base+"/ui/handlers", "table")
 	b.Shot("handlers")
@@ -168,6 +164,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.Shot("quarantine")
 	b.Open(base+"/ui/dlq", "main h1")
 	b.Shot("dlq")
+}
+
+// postEvents posts each body to the PortaBilling webhook and wants a 200.
+func postEvents(t *testing.T, base string, bodies ...string) {
+	t.Helper()
+	for _, body := range bodies {
+		resp, err := http.Post(base+"/v1/sources/portabilling/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST events: %d %s", resp.StatusCode, b)
+		}
+	}
 }
 
 // waitFor polls cond until it holds or within passes; what names the
