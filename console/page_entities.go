@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,6 +26,11 @@ var entityParams = []struct{ Param, Field, Label string }{
 
 // maxEntityValue bounds the id a reader types.
 const maxEntityValue = 128
+
+// timelineOffsets bounds a timeline's read: the newest offsets of each
+// partition it reads, so the page costs the same on a topic of a thousand
+// records or a billion; the page links to what is older.
+const timelineOffsets = 20_000
 
 // timelineRow is one event of an entity's timeline.
 type timelineRow struct {
@@ -55,6 +61,8 @@ func (s *Server) entitiesPage(ctx context.Context, r *http.Request) (view, error
 		Empty        string
 		Stats        eventlog.Stats
 		Searched     bool
+		Horizon      time.Time
+		Older        string
 	}{Params: entityParams, Param: "account", From: q.Get("from"), To: q.Get("to")}
 	var ent eventlog.Entity
 	for _, p := range entityParams {
@@ -90,8 +98,15 @@ func (s *Server) entitiesPage(ctx context.Context, r *http.Request) (view, error
 		// No topic is keyed by the SIM: Transatel keys by MSISDN.
 		return view{}, badRequest("no topic is keyed by the SIM serial (Transatel topics are keyed by MSISDN): search by msisdn, or find the MSISDN with provbus replay --where sim_serial=%s", ent.Value)
 	}
-	h := &eventlog.History{Catalog: s.cat, Namespace: s.ns, Codec: s.codec, Window: win}
+	h := &eventlog.History{Catalog: s.cat, Namespace: s.ns, Codec: s.codec, Window: win, MaxOffsets: timelineOffsets}
 	entries, err := h.Run(ctx, s.dial, ent)
+	if data.Horizon = h.Horizon; !h.Horizon.IsZero() {
+		older := url.Values{data.Param: {ent.Value}, "to": {h.Horizon.UTC().Format(time.RFC3339Nano)}}
+		if data.From != "" {
+			older.Set("from", data.From)
+		}
+		data.Older = Prefix + "entities?" + older.Encode()
+	}
 	switch {
 	case errors.Is(err, eventlog.ErrEmptyWindow):
 		data.Empty = fmt.Sprintf("No record of %s %s in %s.", data.Param, ent.Value, win)
