@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
@@ -205,6 +206,36 @@ func (k csrfKey) token(principal string) string {
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte("provbus-console-csrf\x00" + principal))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// sign authenticates an action's outcome message for the page the action
+// redirects to, so a crafted link cannot make the console display text of
+// someone else's choosing.
+func (k csrfKey) sign(msg string) string {
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("provbus-console-done\x00" + msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// done is the URL of page with q and the signed outcome msg.
+func (s *Server) done(page string, q url.Values, msg string) string {
+	if q == nil {
+		q = url.Values{}
+	}
+	msg = clip(msg)
+	q.Set("done", msg)
+	q.Set("sig", s.csrf.sign(msg))
+	return page + "?" + q.Encode()
+}
+
+// flash is the outcome message of r's URL when its signature holds.
+func (s *Server) flash(r *http.Request) string {
+	q := r.URL.Query()
+	msg := q.Get("done")
+	if msg == "" || !hmac.Equal([]byte(q.Get("sig")), []byte(s.csrf.sign(msg))) {
+		return ""
+	}
+	return msg
 }
 
 // crossOrigin rejects cross-site browser POSTs (Sec-Fetch-Site, Origin).

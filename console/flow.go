@@ -55,6 +55,7 @@ type edge struct {
 
 type flow struct {
 	Cols   [nCols][]*node
+	links  [][2]string // node ids, from → to; layout draws them as Edges
 	Edges  []edge
 	W, H   int
 	Topics []topicRow
@@ -99,7 +100,7 @@ func (s *Server) buildFlow(ctx context.Context) (*flow, error) {
 	addTopic := func(col int, logical, kind string) *node {
 		phys := s.ns.Topic(logical)
 		st := snap.Topics[phys]
-		n := &node{ID: "t:" + logical, Label: phys, Kind: kind, Href: topicHref(s.cat, logical), Title: phys}
+		n := &node{ID: "t:" + logical, Label: phys, Kind: kind, Href: topicHref(logical), Title: phys}
 		n.Sub, n.Warn = topicSub(st, snap.readers(phys), kind)
 		f.Cols[col] = append(f.Cols[col], n)
 		byTopic[logical] = n
@@ -207,7 +208,7 @@ func (f *flow) edge(from, to *node) {
 	if from == nil || to == nil {
 		return
 	}
-	f.Edges = append(f.Edges, edge{Path: from.ID + "\x00" + to.ID})
+	f.links = append(f.links, [2]string{from.ID, to.ID})
 }
 
 // layout places the nodes in their columns and draws the edges as curves
@@ -225,15 +226,14 @@ func (f *flow) layout() {
 		}
 	}
 	f.W = margin*2 + nCols*nodeW + (nCols-1)*colGap
-	seen := map[string]bool{}
+	seen := map[[2]string]bool{}
 	var edges []edge
-	for _, e := range f.Edges {
-		if seen[e.Path] {
+	for _, l := range f.links {
+		if seen[l] {
 			continue
 		}
-		seen[e.Path] = true
-		ids := strings.SplitN(e.Path, "\x00", 2)
-		a, b := pos[ids[0]], pos[ids[1]]
+		seen[l] = true
+		a, b := pos[l[0]], pos[l[1]]
 		y1, y2 := a.Y+nodeH/2, b.Y+nodeH/2
 		if b.X > a.X {
 			x1, x2 := a.X+nodeW, b.X
@@ -277,7 +277,7 @@ func groupSub(g groupStat, name string) (string, bool) {
 }
 
 // topicHref links a topic node to the page that explains it.
-func topicHref(cat *topology.Catalog, logical string) string {
+func topicHref(logical string) string {
 	if slug, ok := strings.CutPrefix(logical, topology.HandlerTopicPrefix); ok {
 		return Prefix + "handlers/" + slug
 	}

@@ -115,9 +115,9 @@ func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	var entries []dlq.Entry
 	for _, v := range sel {
-		ps, os, ok := strings.Cut(v, ":")
-		p, err1 := strconv.ParseInt(ps, 10, 32)
-		o, err2 := strconv.ParseInt(os, 10, 64)
+		pv, ov, ok := strings.Cut(v, ":")
+		p, err1 := strconv.ParseInt(pv, 10, 32)
+		o, err2 := strconv.ParseInt(ov, 10, 64)
 		if !ok || err1 != nil || err2 != nil {
 			http.Error(w, fmt.Sprintf("sel %q: want partition:offset", v), http.StatusBadRequest)
 			return
@@ -162,11 +162,11 @@ func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 	if len(skipped) > 0 {
 		msg += fmt.Sprintf(", %d left in the DLQ: %s", len(skipped), strings.Join(skipped, "; "))
 	}
-	back := Prefix + "dlq?done=" + url.QueryEscape(clip(msg))
+	back := url.Values{}
 	if t := r.PostFormValue("topic"); t != "" {
-		back += "&topic=" + url.QueryEscape(t)
+		back.Set("topic", t)
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, s.done(Prefix+"dlq", back, msg), http.StatusSeeOther)
 }
 
 type quarantineRow struct {
@@ -174,7 +174,6 @@ type quarantineRow struct {
 	Q    *schemas.Quarantined
 	Err  string
 	Body string
-	R    any
 }
 
 func (s *Server) quarantinePage(ctx context.Context, r *http.Request) (view, error) {
@@ -191,7 +190,7 @@ func (s *Server) quarantinePage(ctx context.Context, r *http.Request) (view, err
 		Missing bool
 	}{Topic: topic, Latest: l, Missing: missing}
 	for _, rec := range l.Records {
-		row := quarantineRow{Href: eventHref(rec), R: rec}
+		row := quarantineRow{Href: eventHref(rec)}
 		q := new(schemas.Quarantined)
 		if _, err := s.codec.Decode(ctx, rec.Value, q); err != nil {
 			row.Err = err.Error()

@@ -221,5 +221,5 @@ func (s *Server) handlerAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, action+" "+slug+": "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	http.Redirect(w, r, Prefix+"handlers/"+slug+"?done="+url.QueryEscape(slug+": "+msg), http.StatusSeeOther)
+	http.Redirect(w, r, s.done(Prefix+"handlers/"+slug, nil, slug+": "+msg), http.StatusSeeOther)
 }

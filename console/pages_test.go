@@ -221,6 +221,9 @@ func TestPages(t *testing.T) {
 		if !strings.Contains(f.mustGet("/ui/handlers", false), `href="/ui/handlers/huawei-pcrf"`) {
 			t.Error("the handler list does not link huawei-pcrf")
 		}
+		if strings.Contains(f.mustGet("/ui/handlers/huawei-pcrf?done=Call+0800+EVIL&sig=x", false), "EVIL") {
+			t.Error("an unsigned outcome message from the URL is displayed")
+		}
 		if code, _ := f.get("/ui/handlers/nope", false); code != 404 {
 			t.Errorf("unknown handler: %d, want 404", code)
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -80,6 +81,7 @@ func staticHandler() http.Handler {
 type layoutData struct {
 	Title   string
 	Path    string
+	Section string // the nav entry the page belongs to: "", "handlers", …
 	Page    any
 	Signed  bool   // the reader is authenticated: action forms are live
 	CanAct  bool   // credentials are configured at all
@@ -92,8 +94,9 @@ type layoutData struct {
 // first, so a template error becomes a 500, not half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, v view) {
 	id := whoOf(r)
-	d := layoutData{Title: v.title, Path: r.URL.Path, Page: v.data, Signed: id.authenticated, CanAct: s.creds.Configured(),
-		Flash: r.URL.Query().Get("done"), LoginTo: Prefix + "login?back=" + r.URL.EscapedPath()}
+	section, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+	d := layoutData{Title: v.title, Path: r.URL.Path, Section: section, Page: v.data, Signed: id.authenticated, CanAct: s.creds.Configured(),
+		Flash: s.flash(r), LoginTo: Prefix + "login?back=" + r.URL.EscapedPath()}
 	if id.authenticated {
 		d.CSRF = s.csrf.token(id.principal)
 	}
