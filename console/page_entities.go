@@ -30,7 +30,7 @@ const maxEntityValue = 128
 // timelineOffsets bounds a timeline's read: the newest offsets of each
 // partition it reads, so the page costs the same on a topic of a thousand
 // records or a billion; the page links to what is older.
-const timelineOffsets = 20_000
+const timelineOffsets = 10_000
 
 // timelineRow is one event of an entity's timeline.
 type timelineRow struct {

@@ -196,3 +196,27 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 		}
 	}
 }
+
+// TestDevConsoleNotOnOpenAddress: provbus dev on a non-loopback address
+// without console credentials still serves webhooks and health, but not
+// /ui/, and says why (the console's own tests cover reading with
+// credentials beyond loopback).
+func TestDevConsoleNotOnOpenAddress(t *testing.T) {
+	d := newDevCluster(t)
+	port := d.http[strings.LastIndex(d.http, ":"):]
+	p := startProvbus(t, "dev", "--data-dir", d.dataDir, "--kafka", d.kafka, "--registry-addr", d.registry,
+		"--http", "0.0.0.0"+port, "--components", "broker,registry")
+	p.waitHTTP("http://"+d.http+"/readyz", 60*time.Second)
+	resp, err := http.Get("http://" + d.http + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /ui/ on an open address without credentials: %d, want 404", resp.StatusCode)
+	}
+	if !strings.Contains(p.out.String(), "console not served") {
+		t.Fatal("dev does not say why the console is off")
+	}
+
+}
