@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/provbus/provbus/internal/dlq"
-	"github.com/provbus/provbus/internal/eventlog"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -78,8 +77,7 @@ func (s *Server) dlqPage(ctx context.Context, r *http.Request) (view, error) {
 		return view{}, err
 	}
 	l, err := s.readLatest(ctx, topic, listN)
-	missing := errors.Is(err, eventlog.ErrUnknownTopic)
-	if err != nil && !missing {
+	if err != nil {
 		return view{}, err
 	}
 	data := struct {
@@ -89,7 +87,7 @@ func (s *Server) dlqPage(ctx context.Context, r *http.Request) (view, error) {
 		Latest  latest
 		Rows    []dlqRow
 		Missing bool
-	}{Topic: topic, Logical: logical, Parking: s.parkingTopics(ctx), Latest: l, Missing: missing}
+	}{Topic: topic, Logical: logical, Parking: s.parkingTopics(ctx), Latest: l, Missing: l.Missing}
 	for _, rec := range l.Records {
 		en := dlq.EntryOf(rec)
 		data.Rows = append(data.Rows, dlqRow{Entry: en, Href: eventHref(rec), Sel: fmt.Sprintf("%d:%d", rec.Partition, rec.Offset)})
@@ -179,8 +177,7 @@ type quarantineRow struct {
 func (s *Server) quarantinePage(ctx context.Context, r *http.Request) (view, error) {
 	topic := s.ns.Topic(topology.TopicQuarantine)
 	l, err := s.readLatest(ctx, topic, listN)
-	missing := errors.Is(err, eventlog.ErrUnknownTopic)
-	if err != nil && !missing {
+	if err != nil {
 		return view{}, err
 	}
 	data := struct {
@@ -188,7 +185,7 @@ func (s *Server) quarantinePage(ctx context.Context, r *http.Request) (view, err
 		Latest  latest
 		Rows    []quarantineRow
 		Missing bool
-	}{Topic: topic, Latest: l, Missing: missing}
+	}{Topic: topic, Latest: l, Missing: l.Missing}
 	for _, rec := range l.Records {
 		row := quarantineRow{Href: eventHref(rec)}
 		q := new(schemas.Quarantined)

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/provbus/provbus/internal/eventlog"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -140,13 +138,10 @@ func (s *Server) handlerPage(ctx context.Context, r *http.Request) (view, error)
 		DelOn    bool
 		DelErr   string
 	}{H: h, Slug: slug, Topic: phys, Subs: subs, Stat: snap.Topics[phys], Readers: snap.readers(phys), DelOn: s.delivery != nil}
-	data.Latest, err = s.readLatest(ctx, phys, latestN)
-	switch {
-	case errors.Is(err, eventlog.ErrUnknownTopic):
-		data.Missing = true
-	case err != nil:
+	if data.Latest, err = s.readLatest(ctx, phys, latestN); err != nil {
 		return view{}, err
 	}
+	data.Missing = data.Latest.Missing
 	data.Rows = s.decodeRows(ctx, data.Latest.Records)
 	if s.delivery != nil {
 		st, err := s.delivery.Status(ctx, slug)

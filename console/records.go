@@ -24,9 +24,11 @@ type latest struct {
 	Records []*kgo.Record // newest first, at most n
 	Count   int64         // records (exact when Exact) or offsets
 	Exact   bool
+	Missing bool // the topic does not exist (not provisioned yet)
 }
 
 // readLatest returns the newest n committed records of topic (physical),
+// or Missing when the topic does not exist,
 // reading each partition's last n offsets; when the whole topic is at most
 // exactCountMax offsets it reads all of it to count its records exactly
 // (transactional topics hold commit markers between records).
@@ -39,6 +41,9 @@ func (s *Server) readLatest(ctx context.Context, topic string, n int) (latest, e
 	ranges, err := eventlog.Plan(ctx, adm, []string{topic}, eventlog.Window{}, nil)
 	if errors.Is(err, eventlog.ErrEmptyWindow) {
 		return latest{Exact: true}, nil
+	}
+	if errors.Is(err, eventlog.ErrUnknownTopic) {
+		return latest{Missing: true}, nil
 	}
 	if err != nil {
 		return latest{}, err
