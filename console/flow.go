@@ -309,18 +309,36 @@ func (s *Server) flowJSON(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()}) //nolint:errcheck // the client reads what it gets
 		return
 	}
+	// Field names match the data-f cells of the tables.
 	type n struct {
-		Sub  string `json:"sub"`
-		Warn bool   `json:"warn"`
+		Sub     string `json:"sub"`
+		Warn    bool   `json:"warn"`
+		Offsets string `json:"offsets,omitempty"`
+		Rate    string `json:"rate,omitempty"`
+	}
+	type g struct {
+		Lag     string `json:"lag"`
+		Rate    string `json:"rate"`
+		Members int    `json:"members"`
+		Warn    bool   `json:"warn"`
 	}
 	out := struct {
-		At    string       `json:"at"`
-		Nodes map[string]n `json:"nodes"`
-	}{At: f.At, Nodes: map[string]n{}}
+		At     string       `json:"at"`
+		Nodes  map[string]n `json:"nodes"`
+		Groups map[string]g `json:"groups"`
+	}{At: f.At, Nodes: map[string]n{}, Groups: map[string]g{}}
 	for _, col := range f.Cols {
 		for _, nd := range col {
-			out.Nodes[nd.ID] = n{nd.Sub, nd.Warn}
+			out.Nodes[nd.ID] = n{Sub: nd.Sub, Warn: nd.Warn}
 		}
+	}
+	for _, t := range f.Topics {
+		nd := out.Nodes[t.Node.ID]
+		nd.Offsets, nd.Rate = count(t.Stat.Offsets), rate(t.Stat.Rate)
+		out.Nodes[t.Node.ID] = nd
+	}
+	for _, gr := range f.Groups {
+		out.Groups[gr.Group] = g{Lag: count(gr.TotalLag()), Rate: rate(gr.Rate), Members: gr.Members, Warn: gr.TotalLag() > 0}
 	}
 	json.NewEncoder(w).Encode(out) //nolint:errcheck // the client reads what it gets
 }

@@ -63,6 +63,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitFor(t, 20*time.Second, "live refresh of portabilling.customer to 2 offsets", func() bool {
 		return strings.HasPrefix(b.Text(`svg [data-node="t:portabilling.customer"] .sub`), "2 off")
 	})
+	if got := b.Text(`tr[data-node="t:portabilling.customer"] [data-f="offsets"]`); got != "2" {
+		t.Errorf("the topics table was not refreshed with the graph: offsets %q, want 2", got)
+	}
 	b.Shot("flow")
 	b.Open(base+"/ui/handlers", "table")
 	b.Shot("handlers")

@@ -5,6 +5,14 @@
   var live = document.querySelector("[data-live]");
   if (!live || !window.fetch) return;
   var url = live.getAttribute("data-live");
+  // fill sets the cells marked data-f="name" inside el from v[name].
+  function fill(el, v) {
+    el.querySelectorAll("[data-f]").forEach(function (c) {
+      var f = c.getAttribute("data-f");
+      if (v[f] !== undefined) c.textContent = v[f];
+    });
+    el.classList.toggle("warn", !!v.warn);
+  }
   function apply(data) {
     if (!data || !data.nodes) return;
     document.querySelectorAll("[data-node]").forEach(function (el) {
@@ -12,7 +20,11 @@
       if (!n) return;
       var sub = el.querySelector(".sub");
       if (sub) sub.textContent = n.sub;
-      el.classList.toggle("warn", !!n.warn);
+      fill(el, n);
+    });
+    document.querySelectorAll("[data-group]").forEach(function (el) {
+      var g = (data.groups || {})[el.getAttribute("data-group")];
+      if (g) fill(el, g);
     });
     var at = document.getElementById("flow-at");
     if (at) at.textContent = data.at;
