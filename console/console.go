@@ -33,9 +33,9 @@ import (
 // /ui/catalog, /ui/dlq, /ui/quarantine.
 const Prefix = "/ui/"
 
-// pageTimeout bounds the Kafka work behind one page, so a stalled broker
-// gives an error page instead of a hung request.
-const pageTimeout = 10 * time.Second
+// defaultPageTimeout bounds the Kafka work behind one page, so a stalled
+// broker gives an error page instead of a hung request.
+const defaultPageTimeout = 10 * time.Second
 
 // Server is the console's HTTP handler. Build it with New.
 type Server struct {
@@ -48,6 +48,7 @@ type Server struct {
 	delivery Delivery
 	creds    Credentials
 	log      *zap.Logger
+	timeout  time.Duration
 	stats    *sampler
 	pages    *pages
 	csrf     csrfKey
@@ -79,6 +80,10 @@ func WithDelivery(d Delivery) Option { return func(s *Server) { s.delivery = d }
 // (default none: read-only, loopback only).
 func WithCredentials(c Credentials) Option { return func(s *Server) { s.creds = c } }
 
+// WithPageTimeout bounds the Kafka and registry work of one page or action
+// (default 10 s); past it the reader gets an error page, never a hung one.
+func WithPageTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
+
 // WithLogger logs failed pages and every action (default: nop).
 func WithLogger(l *zap.Logger) Option { return func(s *Server) { s.log = l } }
 
@@ -88,7 +93,7 @@ func New(cat *topology.Catalog, dial eventlog.Dial, codec *schemas.Codec, opts .
 	if cat == nil || dial == nil || codec == nil {
 		return nil, errors.New("console: catalog, dial and codec are required")
 	}
-	s := &Server{cat: cat, dial: dial, codec: codec, log: zap.NewNop()}
+	s := &Server{cat: cat, dial: dial, codec: codec, log: zap.NewNop(), timeout: defaultPageTimeout}
 	for _, o := range opts {
 		o(s)
 	}
@@ -161,7 +166,7 @@ func badRequest(format string, a ...any) error {
 // in the layout, and renders failures as an error page with a status.
 func (s *Server) page(fn func(ctx context.Context, r *http.Request) (view, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
 		v, err := fn(ctx, r)
 		if err != nil {

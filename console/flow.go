@@ -299,7 +299,7 @@ func (s *Server) flowPage(ctx context.Context, r *http.Request) (view, error) {
 
 // flowJSON is the live refresh's data: every node's numbers line.
 func (s *Server) flowJSON(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	f, err := s.buildFlow(ctx)
 	w.Header().Set("Content-Type", "application/json")

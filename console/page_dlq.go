@@ -104,7 +104,7 @@ func (s *Server) dlqRedrive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("sel: select between 1 and %d records", maxRedrive), http.StatusBadRequest)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	topic, err := s.deadTopic(r.PostFormValue("topic"))
 	if err != nil {

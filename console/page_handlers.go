@@ -187,7 +187,7 @@ func (s *Server) handlerAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "delivery is not configured in this console", http.StatusConflict)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	var msg string
 	var err error

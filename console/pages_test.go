@@ -40,7 +40,7 @@ type fixture struct {
 	inh    *kgo.Record // the inherited account event
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	ec := embeddedtest.Start(t, 3)
@@ -120,8 +120,8 @@ func newFixture(t *testing.T) *fixture {
 	dial := func(opts ...kgo.Opt) (*kgo.Client, error) {
 		return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ec.Brokers()...)}, opts...)...)
 	}
-	f.s, err = New(cat, dial, ec.Codec, WithRegistry(ec.Registry), WithDelivery(f.del), WithCredentials(testCreds), WithLogger(zap.NewNop()),
-		WithProcessors(directory.New(0).Spec(), dispatch.New(cat, zap.NewNop(), 0).Spec(), route.NewStream(cat, time.Hour).Spec()))
+	f.s, err = New(cat, dial, ec.Codec, append([]Option{WithRegistry(ec.Registry), WithDelivery(f.del), WithCredentials(testCreds), WithLogger(zap.NewNop()),
+		WithProcessors(directory.New(0).Spec(), dispatch.New(cat, zap.NewNop(), 0).Spec(), route.NewStream(cat, time.Hour).Spec())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
