@@ -63,6 +63,8 @@ func (s *Server) entitiesPage(ctx context.Context, r *http.Request) (view, error
 		Searched     bool
 		Horizon      time.Time
 		Older        string
+		SIM          string   // the SIM searched for, when the timeline is its MSISDN\'s
+		MSISDNs      []string // every MSISDN the SIM was seen with, newest first
 	}{Params: entityParams, Param: "account", From: q.Get("from"), To: q.Get("to")}
 	var ent eventlog.Entity
 	for _, p := range entityParams {
@@ -95,8 +97,19 @@ func (s *Server) entitiesPage(ctx context.Context, r *http.Request) (view, error
 		return view{}, badRequest("to: %v", err)
 	}
 	if ent.Field == "sim_serial" {
-		// No topic is keyed by the SIM: Transatel keys by MSISDN.
-		return view{}, badRequest("no topic is keyed by the SIM serial (Transatel topics are keyed by MSISDN): search by msisdn, or find the MSISDN with provbus replay --where sim_serial=%s", ent.Value)
+		// No topic is keyed by the SIM: Transatel keys by MSISDN, so
+		// the timeline is the MSISDN's the SIM was last seen with.
+		msisdns, err := s.simMSISDNs(ctx, ent.Value)
+		if err != nil {
+			return view{}, err
+		}
+		if len(msisdns) == 0 {
+			data.Empty = fmt.Sprintf("SIM %s does not appear in the newest %d offsets of each partition of the topics keyed by MSISDN: search by msisdn, or find it with provbus replay --where sim_serial=%s.", ent.Value, simLookupOffsets, ent.Value)
+			return view{tmpl: "entities", title: "SIM " + ent.Value, data: data}, nil
+		}
+		data.SIM, data.MSISDNs = ent.Value, msisdns
+		ent = eventlog.Entity{Field: "msisdn", Value: msisdns[0]}
+		data.Param, data.Value = "msisdn", msisdns[0]
 	}
 	h := &eventlog.History{Catalog: s.cat, Namespace: s.ns, Codec: s.codec, Window: win, MaxOffsets: timelineOffsets}
 	entries, err := h.Run(ctx, s.dial, ent)

@@ -70,6 +70,8 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 	susp.ICustomer = id(1)
 	inh := ev("inh-3-11", "Account/Status/Suspend", "INHERITED", t0.Add(2*time.Second))
 	inh.IAccount, inh.ICustomer, inh.ParentEventID, inh.InheritedFrom = id(11), id(1), str("3"), str("CUSTOMER")
+	simEv := ev("t1", "CONNECTIVITY-MANAGEMENT/SUBSCRIBER/ACTIVATED", "DIRECT", t0)
+	simEv.Source, simEv.MSISDN, simEv.SIMSerial = "transatel", str("+33612345678"), str("8933150319000000001")
 	var recs []*kgo.Record
 	for _, x := range []struct {
 		topic, key string
@@ -80,6 +82,7 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 		{"portabilling.customer", "1", susp, t0.Add(time.Second)},
 		{topology.TopicAccountInherited, "11", inh, t0.Add(2 * time.Second)},
 		{"handler.aricenthss", "11", inh, t0.Add(3 * time.Second)},
+		{"transatel.subscriber", "+33612345678", simEv, t0},
 	} {
 		r, err := records.Event(ec.Codec, x.topic, x.key, x.ev)
 		if err != nil {
@@ -259,6 +262,12 @@ func TestPages(t *testing.T) {
 		}
 		if code, body := f.get("/ui/entities?account=999", false); code != 200 || !strings.Contains(body, "No record of account 999") {
 			t.Errorf("unknown account: %d", code)
+		}
+		if body := f.mustGet("/ui/entities?sim=8933150319000000001", false); !strings.Contains(body, "last seen with MSISDN <code>&#43;33612345678</code>") || !strings.Contains(body, "SUBSCRIBER/ACTIVATED") {
+			t.Errorf("a SIM's timeline is not its MSISDN's:\n%s", body)
+		}
+		if body := f.mustGet("/ui/entities?sim=0000", false); !strings.Contains(body, "does not appear") {
+			t.Error("an unknown SIM is not reported")
 		}
 		if code, _ := f.get("/ui/entities?kind=customer&id=1", false); code != 200 {
 			t.Errorf("the page's own form: %d", code)
