@@ -40,6 +40,8 @@ func TestBrowserPauseResume(t *testing.T) {
 	if got := b.Text("#delivery-state"); !strings.Contains(got, "delivering") {
 		t.Fatalf("after resume the page says %q", got)
 	}
+	b.Open(f.srv.URL+"/ui/", `[data-node="deliver"]`)
+	b.Shot("flow-with-delivery")
 }
 
 // TestBrowserReadsWithoutScript: with JavaScript off, the flow, a handler

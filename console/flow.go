@@ -166,11 +166,15 @@ func (s *Server) buildFlow(ctx context.Context) (*flow, error) {
 	}
 	// Who reads the handler topics: the deliverer, or the consumers'
 	// own groups (a subscribe-based service).
+	// The deliverer reads every handler topic, so with delivery on it
+	// stands with the consumers, where its edges run left to right.
 	del := &node{ID: "deliver", Label: "deliver", Kind: "processor", Sub: "not configured", Title: "HTTP delivery to connectors"}
 	if s.delivery != nil {
-		del.Sub, del.Href = "connectors: see handlers", Prefix+"handlers"
+		del.Sub, del.Href = "to connectors: see handlers", Prefix+"handlers"
+		f.Cols[colConsumers] = append(f.Cols[colConsumers], del)
+	} else {
+		f.Cols[colProcessors] = append(f.Cols[colProcessors], del)
 	}
-	f.Cols[colProcessors] = append(f.Cols[colProcessors], del)
 	consumers := map[string]*node{}
 	for _, h := range s.cat.Handlers() {
 		if h.Topic == "" {
@@ -270,7 +274,7 @@ func topicSub(st topicStat, readers []groupStat, kind string) (string, bool) {
 
 func groupSub(g groupStat, name string) (string, bool) {
 	if g.Group == "" {
-		return "not running (no group " + name + ")", true
+		return "not running: no group yet", true
 	}
 	lag := g.TotalLag()
 	return fmt.Sprintf("lag %s · %s · %d up", count(lag), rate(g.Rate), g.Members), lag > 0 || g.Members == 0
