@@ -150,7 +150,7 @@ func (s *Server) buildFlow(ctx context.Context) (*flow, error) {
 	for _, p := range s.procs {
 		g := snap.Groups[p.Group]
 		n := &node{ID: "p:" + p.Group, Label: strings.TrimPrefix(p.Group, "provbus-"), Kind: "processor", Title: "consumer group " + p.Group}
-		n.Sub, n.Warn = groupSub(g, p.Group)
+		n.Sub, n.Warn = groupSub(g)
 		f.Cols[colProcessors] = append(f.Cols[colProcessors], n)
 		for _, in := range p.Inputs {
 			if t := byTopic[in.Topic]; t != nil {
@@ -188,7 +188,7 @@ func (s *Server) buildFlow(ctx context.Context) (*flow, error) {
 			c := consumers[g.Group]
 			if c == nil {
 				c = &node{ID: "g:" + g.Group, Label: g.Group, Kind: "consumer", Title: "consumer group " + g.Group}
-				c.Sub, c.Warn = groupSub(g, g.Group)
+				c.Sub, c.Warn = groupSub(g)
 				consumers[g.Group] = c
 				f.Cols[colConsumers] = append(f.Cols[colConsumers], c)
 			}
@@ -272,7 +272,7 @@ func topicSub(st topicStat, readers []groupStat, kind string) (string, bool) {
 	return sub, warn
 }
 
-func groupSub(g groupStat, name string) (string, bool) {
+func groupSub(g groupStat) (string, bool) {
 	if g.Group == "" {
 		return "not running: no group yet", true
 	}
