@@ -189,3 +189,27 @@ func TestWeakCredentialsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLogin: /ui/login makes a browser ask for the credentials, then goes
+// back to the page, never off the console.
+func TestLogin(t *testing.T) {
+	h := offline(t, testCreds, nil).Handler()
+	const lo, host = "127.0.0.1:5000", "127.0.0.1:8080"
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, request("GET", "/ui/login?back=/ui/dlq", lo, host, nil, nil))
+	if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") {
+		t.Fatalf("login without credentials: %d %q, want a Basic challenge", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	for back, want := range map[string]string{"/ui/dlq": "/ui/dlq", "//evil.example.com/ui/": "/ui/", "https://evil.example.com/": "/ui/"} {
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, request("GET", "/ui/login?back="+url.QueryEscape(back), lo, host, basic(testUser, testPass), nil))
+		if w.Code != 303 || w.Header().Get("Location") != want {
+			t.Errorf("login back=%q: %d → %q, want 303 → %q", back, w.Code, w.Header().Get("Location"), want)
+		}
+	}
+	w = httptest.NewRecorder()
+	offline(t, Credentials{}, nil).Handler().ServeHTTP(w, request("GET", "/ui/login", lo, host, nil, nil))
+	if w.Code != 403 {
+		t.Errorf("login with no credentials configured: %d, want 403", w.Code)
+	}
+}
