@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/provbus/provbus/console"
 	"github.com/provbus/provbus/internal/embedded"
 	"github.com/provbus/provbus/producers/ingest"
 )
@@ -41,7 +42,7 @@ func runDev(ctx context.Context, g *globals, args []string) error {
 	var f devFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&f.dataDir, "data-dir", "./.provbus", "where the broker and the registry keep their data")
-	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, /healthz, /readyz, /metrics")
+	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, the console (/ui/), /healthz, /readyz, /metrics")
 	fs.StringVar(&f.kafka, "kafka", embedded.DefaultKafkaAddr, "the embedded broker's address")
 	fs.StringVar(&f.registryAddr, "registry-addr", embedded.DefaultRegistryAddr, "the embedded Schema Registry's address")
 	fs.StringVar(&f.components, "components", strings.Join(devComponents, ","), "comma list of "+strings.Join(devComponents, ", "))
@@ -123,6 +124,13 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, true, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready.Load(), "ready") })
 	mux.Handle("GET /metrics", e.metrics.Handler())
+	ui, err := mountConsole(e, mux, f.http)
+	if err != nil {
+		return err
+	}
+	if ui != nil {
+		defer ui.Close()
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	if run["ingest"] {
@@ -158,7 +166,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	})
 	ready.Store(true)
 	log.Info("provbus dev is running",
-		zap.String("http", "http://"+ln.Addr().String()), zap.Strings("components", componentList(run)),
+		zap.String("http", "http://"+ln.Addr().String()), zap.String("console", consoleURL(ui, ln.Addr().String())), zap.Strings("components", componentList(run)),
 		zap.String("try", "curl -s -XPOST http://"+ln.Addr().String()+"/v1/sources/portabilling/events -d '{\"event_type\":\"Customer/Status/Suspend\",\"variables\":{\"i_event\":\"1\",\"i_customer\":42}}'"))
 	err = grp.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
@@ -166,6 +174,14 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 		return nil
 	}
 	return err
+}
+
+// consoleURL is where dev serves the console, or why it does not.
+func consoleURL(ui *console.Server, addr string) string {
+	if ui == nil {
+		return "off: see the warning above"
+	}
+	return "http://" + addr + "/ui/"
 }
 
 func componentList(run map[string]bool) []string {

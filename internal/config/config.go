@@ -25,8 +25,9 @@ type Config struct {
 	Process  Process  `yaml:"process"`
 	// Catalog is the path of a catalog override file ("" = the built-in
 	// catalog only).
-	Catalog string `yaml:"catalog"`
-	Log     Log    `yaml:"log"`
+	Catalog string  `yaml:"catalog"`
+	Log     Log     `yaml:"log"`
+	Console Console `yaml:"console"`
 }
 
 // Kafka says how to reach the cluster.
@@ -135,6 +136,16 @@ type Process struct {
 	// disagreement between ingest instances, and a floor of every
 	// dispatch's latency.
 	WatermarkSkew Duration `yaml:"watermark_skew"`
+}
+
+// Console holds the web console's credentials (docs/console.md). With none,
+// the console is read-only and serves loopback only; with them, readers
+// beyond loopback and every action must present them (HTTP Basic, or
+// Authorization: Bearer <token>). The console package checks them.
+type Console struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
 }
 
 // Log configures logging.
