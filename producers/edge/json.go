@@ -141,8 +141,12 @@ func AttrValue(raw json.RawMessage) string {
 }
 
 // Flatten copies a JSON object into attrs with dotted keys: nested objects
-// become prefix.key.sub…, every other value AttrValue. A value that is not
-// an object is stored under prefix itself.
+// become prefix.key.sub…, every other value AttrValue, nulls nothing, an
+// empty object "{}". A value that is not an object is stored under prefix
+// itself.
+//
+// It reads raw once, front to back: the recursive decode it replaces
+// unmarshalled every level again, so its cost grew with depth × size.
 func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 	if !IsObject(raw) {
 		if !IsNull(raw) && prefix != "" {
@@ -150,21 +154,76 @@ func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 		}
 		return
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		attrs[prefix] = AttrValue(raw)
-		return
+	b := bytes.TrimSpace(raw)
+	if end := flattenObject(b, 0, 1, prefix, attrs); end != len(b) {
+		attrs[prefix] = AttrValue(raw) // not valid JSON: kept as sent
 	}
-	if len(m) == 0 && prefix != "" {
-		attrs[prefix] = "{}"
-		return
+}
+
+// flattenObject flattens the object at b[i] under prefix and returns its
+// end, or < 0 when it is not a valid object (attrs may then hold some of
+// its members).
+func flattenObject(b []byte, i, depth int, prefix string, attrs map[string]string) int {
+	if depth > maxDepth {
+		return tooDeep
 	}
-	for k, v := range m {
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		if prefix != "" {
+			attrs[prefix] = "{}"
+		}
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		end, _ := scanString(b, i)
+		if end < 0 {
+			return -1
+		}
+		k, err := unquote(b[i:end])
+		if err != nil {
+			return -1
+		}
 		key := k
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		Flatten(key, v, attrs)
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '{' {
+			end = flattenObject(b, i, depth+1, key, attrs)
+		} else {
+			end = scanValueMax(b, i, depth, maxDepth)
+			if end >= 0 {
+				if v := b[i:end]; !IsNull(v) {
+					attrs[key] = AttrValue(v)
+				} else {
+					// A later null member overrides an earlier one, as
+					// the map decode did by dropping it.
+					delete(attrs, key)
+				}
+			}
+		}
+		if end < 0 {
+			return end
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
 	}
 }
 

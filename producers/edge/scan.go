@@ -14,8 +14,13 @@ import (
 // including encoding/json's nesting limit.
 
 // maxDepth is encoding/json's nesting limit: deeper documents are invalid
-// there, so they are invalid here.
+// there, so they are invalid here. Limits.MaxDepth is the (much lower)
+// limit a request is held to.
 const maxDepth = 10000
+
+// tooDeep is the scanners' end for a document nested deeper than their
+// limit; -1 is any other invalid document. Both are < 0.
+const tooDeep = -2
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -28,7 +33,10 @@ func skipSpace(b []byte, i int) int {
 
 // scanValue returns the end of the JSON value starting at b[i] (no leading
 // space), or -1 when it is not valid JSON.
-func scanValue(b []byte, i, depth int) int {
+func scanValue(b []byte, i, depth int) int { return scanValueMax(b, i, depth, maxDepth) }
+
+// scanValueMax is scanValue with a nesting limit of limit.
+func scanValueMax(b []byte, i, depth, limit int) int {
 	if i >= len(b) {
 		return -1
 	}
@@ -37,9 +45,9 @@ func scanValue(b []byte, i, depth int) int {
 		end, _ := scanString(b, i)
 		return end
 	case c == '{':
-		return scanObject(b, i, depth+1, nil)
+		return scanObjectMax(b, i, depth+1, limit, nil)
 	case c == '[':
-		return scanArray(b, i, depth+1, nil)
+		return scanArrayMax(b, i, depth+1, limit, nil)
 	case c == 't':
 		return scanLiteral(b, i, "true")
 	case c == 'f':
@@ -155,8 +163,12 @@ type member struct {
 // scanObject returns the end of the object starting at b[i], or -1; each
 // member is passed to fn when fn is not nil.
 func scanObject(b []byte, i, depth int, fn func(member)) int {
-	if depth > maxDepth {
-		return -1
+	return scanObjectMax(b, i, depth, maxDepth, fn)
+}
+
+func scanObjectMax(b []byte, i, depth, limit int, fn func(member)) int {
+	if depth > limit {
+		return tooDeep
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -177,9 +189,9 @@ func scanObject(b []byte, i, depth int, fn func(member)) int {
 			return -1
 		}
 		i = skipSpace(b, i+1)
-		end = scanValue(b, i, depth)
+		end = scanValueMax(b, i, depth, limit)
 		if end < 0 {
-			return -1
+			return end
 		}
 		m.val = span{i, end}
 		if fn != nil {
@@ -203,17 +215,21 @@ func scanObject(b []byte, i, depth int, fn func(member)) int {
 // scanArray returns the end of the array starting at b[i], or -1; each
 // element's range is passed to fn when fn is not nil.
 func scanArray(b []byte, i, depth int, fn func(span)) int {
-	if depth > maxDepth {
-		return -1
+	return scanArrayMax(b, i, depth, maxDepth, fn)
+}
+
+func scanArrayMax(b []byte, i, depth, limit int, fn func(span)) int {
+	if depth > limit {
+		return tooDeep
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
 	for {
-		end := scanValue(b, i, depth)
+		end := scanValueMax(b, i, depth, limit)
 		if end < 0 {
-			return -1
+			return end
 		}
 		if fn != nil {
 			fn(span{i, end})

@@ -32,6 +32,9 @@ type meta struct {
 	received    time.Time
 	remoteAddr  string
 	contentType string
+	// instance is the source installation the credentials belong to
+	// ("" for the default one).
+	instance string
 }
 
 // batch is what one request (or one import line) becomes: records ready to
@@ -50,9 +53,15 @@ type batch struct {
 // bad element anywhere leaves Kafka untouched. The error is a *edge.Error
 // for bad input, anything else is the server's fault (encoding).
 func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
+	if err := s.s.limits.Check(body); err != nil {
+		return nil, err
+	}
 	evs, err := src.Parse(body, m.received)
 	if err != nil {
 		return nil, s.completeProblems(src, body, m, err)
+	}
+	if err := s.s.limits.CheckEvents(evs); err != nil {
+		return nil, err
 	}
 	b := &batch{records: make([]*kgo.Record, 0, len(evs))}
 	var bad edge.Error
