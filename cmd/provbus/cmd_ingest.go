@@ -122,7 +122,7 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 		ingest.WithAuth(in.Auth),
 		ingest.WithSources(in.Sources),
 		ingest.WithTrustedProxies(in.TrustedProxies...),
-		ingest.WithLimits(edge.Limits{MaxDepth: l.MaxDepth, MaxEvents: l.MaxEvents, MaxAttributes: l.MaxAttributes, MaxAttributeBytes: l.MaxAttributeBytes}),
+		ingest.WithLimits(edge.Limits{MaxDepth: l.MaxDepth, MaxEvents: l.MaxEvents, MaxAttributes: l.MaxAttributes, MaxAttributeBytes: l.MaxAttributeBytes, MaxFlatBytes: l.MaxFlatBytes}),
 		ingest.WithTLS(in.TLS.CertFile, in.TLS.KeyFile),
 		ingest.WithMaxBodyBytes(in.MaxBodyBytes),
 		ingest.WithLogger(e.log.Named("ingest")),

@@ -112,6 +112,9 @@ type Limits struct {
 	MaxAttributes int `yaml:"max_attributes"`
 	// MaxAttributeBytes is the longest attribute value (default 65536).
 	MaxAttributeBytes int `yaml:"max_attribute_bytes"`
+	// MaxFlatBytes bounds the attribute names and values of a whole
+	// request together (default 2097152).
+	MaxFlatBytes int `yaml:"max_flat_bytes"`
 }
 
 // Sources holds each source's policy.
@@ -241,7 +244,7 @@ func Default() Config {
 		Ingest: Ingest{
 			Listen: "127.0.0.1:8080", MetricsListen: "127.0.0.1:9465", MaxBodyBytes: 1 << 20,
 			Auth:    Auth{JeraSoft: TokenAuth{Header: "X-Auth-Token"}},
-			Limits:  Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10},
+			Limits:  Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20},
 			Sources: Sources{PortaBilling: defaultPolicy, Transatel: defaultPolicy, JeraSoft: defaultPolicy},
 		},
 		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour)},

@@ -22,12 +22,17 @@ type Limits struct {
 	MaxAttributes int
 	// MaxAttributeBytes is the longest attribute value, in bytes.
 	MaxAttributeBytes int
+	// MaxFlatBytes bounds the attributes of a whole request: the sum,
+	// over every leaf of every event, of its dotted name and its value.
+	// Names repeat their parents' keys, so without it a long key over
+	// many small leaves turns one MiB of body into gigabytes of names.
+	MaxFlatBytes int
 }
 
 // DefaultLimits are the limits unless configured (ingest.limits): far
 // above what ESPF, Transatel or JeraSoft send (a dozen variables, two or
 // three levels), far below what makes a request expensive.
-var DefaultLimits = Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10}
+var DefaultLimits = Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20}
 
 // OrDefault returns l with every unset (non-positive) field at its
 // default, so a zero Limits is never "no limit".
@@ -45,6 +50,9 @@ func (l Limits) OrDefault() Limits {
 	if l.MaxAttributeBytes > 0 {
 		d.MaxAttributeBytes = l.MaxAttributeBytes
 	}
+	if l.MaxFlatBytes > 0 {
+		d.MaxFlatBytes = l.MaxFlatBytes
+	}
 	return d
 }
 
@@ -54,6 +62,7 @@ const (
 	MsgTooManyEvents     = "too many events in one request"
 	MsgTooManyAttributes = "too many attributes"
 	MsgAttributeTooLong  = "attribute too long"
+	MsgTooMuchFlattened  = "attributes too large in all"
 )
 
 // MaxProblems is how many problems a 400 answer lists; the rest are
@@ -71,9 +80,10 @@ func (l Limits) Check(body []byte) error {
 	if i >= len(body) {
 		return nil
 	}
+	flat := 0
 	switch body[i] {
 	case '{':
-		if end := scanObjectMax(body, i, 1, l.MaxDepth, nil); end == tooDeep {
+		if end := flatScan(body, i, 1, l.MaxDepth, 0, &flat); end == tooDeep {
 			return l.tooDeep(0)
 		}
 	case '[':
@@ -85,9 +95,20 @@ func (l Limits) Check(body []byte) error {
 			return &Error{Problems: []Problem{{Index: l.MaxEvents, Error: fmt.Sprintf("%s: %d, at most %d", MsgTooManyEvents, n, l.MaxEvents)}}, Total: 1}
 		}
 		n = 0
-		if end := scanArrayMax(body, i, 1, l.MaxDepth+1, func(span) { n++ }); end == tooDeep {
-			return l.tooDeep(n) // n elements passed; element n is the deep one
+		if end := scanArrayMax(body, i, 0, maxDepth, func(sp span) {
+			if n >= 0 {
+				if flatScan(body, sp.start, 1, l.MaxDepth, 0, &flat) == tooDeep {
+					n = -n - 1 // element -n-1 is the deep one; stop looking
+					return
+				}
+				n++
+			}
+		}); end >= 0 && n < 0 {
+			return l.tooDeep(-n - 1)
 		}
+	}
+	if flat > l.MaxFlatBytes {
+		return &Error{Problems: []Problem{{Error: fmt.Sprintf("%s: %d bytes of names and values, at most %d", MsgTooMuchFlattened, flat, l.MaxFlatBytes)}}, Total: 1}
 	}
 	return nil
 }
@@ -120,4 +141,35 @@ func (l Limits) CheckEvents(evs []schemas.Event) error {
 		}
 	}
 	return bad.Err()
+}
+
+// flatScan scans the value at b[i] like scanValueMax and adds to *flat the
+// size its leaves take as attributes: the dotted name (path bytes so far,
+// plus each key and a dot) and the value, for every non-object value and
+// empty object. It over-counts for ESPF, whose nested variables stay one
+// JSON value, which only makes the bound safer.
+func flatScan(b []byte, i, depth, limit, path int, flat *int) int {
+	if b[i] != '{' {
+		end := scanValueMax(b, i, depth-1, limit)
+		if end > 0 {
+			*flat += path + end - i
+		}
+		return end
+	}
+	if depth > limit {
+		return tooDeep
+	}
+	members := 0
+	end := scanObjectMaxWith(b, i, depth, limit, func(b []byte, m member, depth int) int {
+		members++
+		child := m.key.end - m.key.start - 2
+		if path > 0 {
+			child += path + 1
+		}
+		return flatScan(b, m.val.start, depth+1, limit, child, flat)
+	})
+	if end > 0 && members == 0 {
+		*flat += path + 2
+	}
+	return end
 }

@@ -182,6 +182,15 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		t.Errorf("too deep names element %d, want 1", err.(*Error).Problems[0].Index)
 	}
 
+	// Flattened size: "abc.d"+"1" + "abc.e"+"[1,2]" + "f"+"{}" = 6+10+3.
+	flat := Limits{MaxFlatBytes: 19}
+	if err := flat.Check([]byte(`{"abc":{"d":1,"e":[1,2]},"f":{}}`)); err != nil {
+		t.Errorf("19 flattened bytes: %v", err)
+	}
+	if err := flat.Check([]byte(`[{"abc":{"d":1,"e":[1,2]}},{"f":{}, "g":1}]`)); err == nil || !strings.Contains(err.Error(), MsgTooMuchFlattened) {
+		t.Errorf("21 flattened bytes: %v, want %s", err, MsgTooMuchFlattened)
+	}
+
 	ev := func(attrs map[string]string) schemas.Event { return schemas.Event{Attributes: attrs} }
 	within := ev(map[string]string{"a": "12345678", "b": "", "c": "", "d": ""})
 	if err := small.CheckEvents([]schemas.Event{within}); err != nil {
@@ -204,4 +213,42 @@ func TestLimitsAtTheEdge(t *testing.T) {
 	if (Limits{}).OrDefault() != DefaultLimits {
 		t.Errorf("zero Limits is not the defaults")
 	}
+}
+
+// canonicalStd is Canonical as it was: decode into any, encode.
+func canonicalStd(raw json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// FuzzCanonicalMatchesEncodingJSON: hash-based event ids (JeraSoft, ESPF
+// without i_event) must not change with the one-pass Canonical.
+func FuzzCanonicalMatchesEncodingJSON(f *testing.F) {
+	for _, s := range append(scanSeeds, `{"b":1,"a":{"d":[1,"x\u00e9",{"z":null,"y":true}],"c":"<&>"}}`, `{"a":1,"a":2}`,
+		`{"\u0061":1,"a":2}`, `{"k":"\u2028\b\f\u007f\/"}`, `[1E3,-0,0.10]`, `{"":"","\u00e9":"é"}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		// The old code decoded the first value of a stream; Canonical is
+		// only ever given one valid value.
+		want, werr := canonicalStd(b)
+		got, gerr := Canonical(b)
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("Canonical(%q) = %q, %v; encoding/json %q, %v", b, got, gerr, want, werr)
+		}
+	})
 }

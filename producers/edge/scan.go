@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 )
 
@@ -212,6 +213,54 @@ func scanObjectMax(b []byte, i, depth, limit int, fn func(member)) int {
 	}
 }
 
+// scanObjectMaxWith is scanObjectMax where value scans each member's
+// value itself and returns its end (or < 0); the member's val.end is not
+// known to it.
+func scanObjectMaxWith(b []byte, i, depth, limit int, value func(b []byte, m member, depth int) int) int {
+	if depth > limit {
+		return tooDeep
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		end, plain := scanString(b, i)
+		if end < 0 {
+			return -1
+		}
+		m := member{key: span{i, end}, plainKey: plain}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipSpace(b, i+1)
+		if i >= len(b) {
+			return -1
+		}
+		m.val.start = i
+		end = value(b, m, depth)
+		if end < 0 {
+			return end
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
 // scanArray returns the end of the array starting at b[i], or -1; each
 // element's range is passed to fn when fn is not nil.
 func scanArray(b []byte, i, depth int, fn func(span)) int {
@@ -314,4 +363,34 @@ func PlainString(raw []byte) (inner []byte, ok bool) {
 // then its own compact form.
 func IsNumber(raw []byte) bool {
 	return len(raw) > 0 && (raw[0] == '-' || isDigit(raw[0])) && scanNumber(raw, 0) == len(raw)
+}
+
+// Fields returns the values of the named members of the JSON object obj,
+// as encoding/json fills a struct of json.RawMessage fields with those
+// names: nil for an absent member, the last of duplicates. It scans obj
+// once. ok is false when obj is not one valid object or a key needs
+// encoding/json's own rules (escaped, or equal to a name only
+// case-insensitively): the caller then decodes with encoding/json.
+func Fields(obj []byte, names ...string) (vals []json.RawMessage, ok bool) {
+	var stack [16]Member
+	ms, ok := Members(stack[:0], obj)
+	if !ok {
+		return nil, false
+	}
+	vals = make([]json.RawMessage, len(names))
+	for _, m := range ms {
+		if !m.PlainKey {
+			return nil, false
+		}
+		key := obj[m.KeyStart:m.KeyEnd]
+		for j, n := range names {
+			switch {
+			case string(key) == n:
+				vals[j] = obj[m.ValStart:m.ValEnd:m.ValEnd]
+			case bytes.EqualFold(key, []byte(n)):
+				return nil, false
+			}
+		}
+	}
+	return vals, true
 }

@@ -22,21 +22,31 @@ import (
 func worstBodies() map[string]struct{ source, body string } {
 	const mib = 1 << 20
 	l := edge.DefaultLimits
+	// fill is the longest array of one(0), one(1), … within 1 MiB that
+	// the limits let through.
 	fill := func(one func(i int) string) string {
-		var b strings.Builder
-		b.WriteByte('[')
-		for i := 0; i < l.MaxEvents; i++ {
-			el := one(i)
-			if b.Len()+len(el)+2 > mib {
-				break
+		build := func(n int) string {
+			var b strings.Builder
+			b.WriteByte('[')
+			for i := 0; i < n; i++ {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(one(i))
 			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(el)
+			b.WriteByte(']')
+			return b.String()
 		}
-		b.WriteByte(']')
-		return b.String()
+		lo, hi := 1, l.MaxEvents // build(lo) fits
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if body := build(mid); len(body) <= mib && l.Check([]byte(body)) == nil {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return build(lo)
 	}
 	vars := func(n int) string {
 		var b strings.Builder

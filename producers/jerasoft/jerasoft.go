@@ -127,7 +127,9 @@ func Parse(body []byte, received time.Time) ([]schemas.Event, error) {
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
 	n := len(bad.Problems)
 	var p payload
-	if !edge.IsObject(raw) || json.Unmarshal(raw, &p) != nil {
+	if f, ok := edge.Fields(raw, "event", "data"); ok {
+		p.Event, p.Data = f[0], f[1] // one scan instead of a decode
+	} else if !edge.IsObject(raw) || json.Unmarshal(raw, &p) != nil {
 		bad.Add(i, "", edge.MsgNotObject)
 		return schemas.Event{}, false
 	}
@@ -167,7 +169,7 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 	ev := edge.Direct(Name, received, occurred)
 	ev.EventID, ev.EventType, ev.ObjectID = id, *eventType, objectID
 	ev.Payload = string(raw)
-	ev.Attributes = make(map[string]string, 8)
+	ev.Attributes = make(map[string]string, edge.MemberHint(raw))
 	edge.Flatten("event", p.Event, ev.Attributes)
 	edge.Flatten("data", p.Data, ev.Attributes)
 	return ev, true

@@ -170,14 +170,20 @@ func Parse(raw []byte, received time.Time) ([]schemas.Event, error) {
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
 	n := len(bad.Problems)
 	var m message
-	if !edge.IsObject(raw) || json.Unmarshal(raw, &m) != nil {
+	if f, ok := edge.Fields(raw, "header", "body"); ok {
+		m.Header, m.Body = f[0], f[1] // one scan instead of a decode
+	} else if !edge.IsObject(raw) || json.Unmarshal(raw, &m) != nil {
 		bad.Add(i, "", edge.MsgNotObject)
 		return schemas.Event{}, false
 	}
 	var h header
 	edge.DecodeObject(i, "header", m.Header, &h, bad)
 	var b body
-	edge.DecodeObject(i, "body", m.Body, &b, bad)
+	if f, ok := edge.Fields(m.Body, "msisdn", "simSerial", "imsi", "transactionId"); ok {
+		b = body{MSISDN: f[0], SIMSerial: f[1], IMSI: f[2], TransactionID: f[3]}
+	} else {
+		edge.DecodeObject(i, "body", m.Body, &b, bad)
+	}
 	if len(bad.Problems) > n {
 		return schemas.Event{}, false
 	}
@@ -206,7 +212,7 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 	}
 	ev.EventID, ev.EventType = *eventID, *eventType
 	ev.Payload = string(raw)
-	ev.Attributes = make(map[string]string, 16)
+	ev.Attributes = make(map[string]string, edge.MemberHint(raw))
 	edge.Flatten("header", m.Header, ev.Attributes)
 	edge.Flatten("body", m.Body, ev.Attributes)
 	return ev, true
