@@ -276,7 +276,7 @@ func Canonical(raw json.RawMessage) ([]byte, error) {
 // canonicalizer writes the canonical form of already validated JSON.
 type canonicalizer struct {
 	out     []byte
-	text    string // string(b): plain keys are its substrings
+	text    string            // string(b): plain keys are its substrings
 	members []canonicalMember // reused across objects
 }
 
