@@ -1,15 +1,19 @@
 package ingest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/provbus/provbus/internal/config"
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/schemas"
 )
 
 const jerasoftEvent = `{"event":{"events_id":"clients.create","object_id":7},"data":{}}`
@@ -196,5 +200,37 @@ func TestRequestLimits(t *testing.T) {
 	}
 	if n := h.total(); n != 0 {
 		t.Errorf("refused requests produced %d records", n)
+	}
+}
+
+// Issue 12 #5: the credentials name the installation; its events carry
+// the instance (field and header) and an id unique across installations,
+// while the default installation's ids stay as they were.
+func TestInstances(t *testing.T) {
+	t.Parallel()
+	auth := testAuth
+	auth.PortaBilling.Instances = []config.BasicInstance{{Name: "eu", Username: "espf-eu", Password: "eu-password"}}
+	h := newHarness(t, WithAuth(auth))
+	body := `{"event_type":"Account/New","variables":{"i_event":"77","i_account":5}}`
+	if resp, b := h.post("portabilling", body, false); resp.StatusCode != 200 || !strings.Contains(string(b), `"event_ids":["77"]`) {
+		t.Fatalf("default instance: %d %s", resp.StatusCode, b)
+	}
+	eu := "Basic " + base64.StdEncoding.EncodeToString([]byte("espf-eu:eu-password"))
+	if resp, b := h.post("portabilling", body, true, "Authorization", eu); resp.StatusCode != 200 || !strings.Contains(string(b), `"event_ids":["eu:77"]`) {
+		t.Fatalf("instance eu: %d %s", resp.StatusCode, b)
+	}
+	got := map[string]string{}
+	for _, r := range h.records("portabilling.account") {
+		var ev schemas.Event
+		h.decode(r, &ev)
+		hdr, _ := records.Header(r, schemas.HeaderInstance)
+		inst := "<nil>"
+		if ev.Instance != nil {
+			inst = *ev.Instance
+		}
+		got[ev.EventID] = inst + "/" + hdr
+	}
+	if want := map[string]string{"77": "<nil>/", "eu:77": "eu/eu"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("records (id → instance/header) %v, want %v", got, want)
 	}
 }

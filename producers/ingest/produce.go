@@ -63,6 +63,11 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 	if err := s.s.limits.CheckEvents(evs); err != nil {
 		return nil, err
 	}
+	if m.instance != "" {
+		for i := range evs {
+			setInstance(&evs[i], m.instance)
+		}
+	}
 	b := &batch{records: make([]*kgo.Record, 0, len(evs))}
 	var bad edge.Error
 	type routed struct {
@@ -139,6 +144,16 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 		b.acceptedTypes = append(b.acceptedTypes, p.ev.EventType)
 	}
 	return b, nil
+}
+
+// setInstance records a named instance on ev and makes its id unique
+// across instances: "<instance>:<id>". The default instance keeps the
+// source's id as it always was, so a single installation's ids, and the
+// de-duplication keyed on them, do not change; an instance name has no
+// ':' (config.ValidInstance), so no prefixed id equals an unprefixed one.
+func setInstance(ev *schemas.Event, instance string) {
+	ev.Instance = &instance
+	ev.EventID = instance + ":" + ev.EventID
 }
 
 // missingKey reports (into bad) an event of a known type of src whose
