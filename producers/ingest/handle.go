@@ -49,16 +49,25 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 	w = rw
 
-	if !g.allowed(s.proxies.clientIP(r)) {
+	client := s.proxies.clientIP(r)
+	// refused logs why a request was refused: never a credential, only
+	// the source, the addresses and the reason.
+	refused := func(reason string, err error) {
+		s.s.log.Debug("request refused", zap.String("source", name), zap.String("reason", reason),
+			zap.Stringer("client", client), zap.String("remote", r.RemoteAddr), zap.Error(err))
+	}
+	if !g.allowed(client) {
+		refused("address not allowed", nil)
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
 		return
 	}
 	if secs, ok := retryAfter(g.limit, start); !ok {
+		refused("source rate limit", nil)
 		writeTooMany(w, secs)
 		return
 	}
 	if err := g.verifyClient(r); err != nil {
-		s.s.log.Info("client certificate refused", zap.String("source", name), zap.String("remote", r.RemoteAddr), zap.Error(err))
+		refused("client certificate", err)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized"})
 		return
 	}
@@ -88,6 +97,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !g.open {
 		var err error
 		if instance, err = src.Authenticate(r, body); err != nil {
+			refused("credentials", err)
 			if name == "portabilling" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="provbus"`)
 			}
@@ -95,6 +105,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if secs, ok := retryAfter(g.perCred[instance], start); !ok {
+			refused("credential rate limit", nil)
 			writeTooMany(w, secs)
 			return
 		}
