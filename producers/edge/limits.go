@@ -69,8 +69,8 @@ const (
 // counted (Error.Total), not listed.
 const MaxProblems = 20
 
-// Check holds a body to the event-count and depth limits in a linear
-// scan (two for an array) without allocating, before any parser (each recursive, several
+// Check holds a body to the event-count, depth and flattened-size limits
+// in one linear scan without allocating, before any parser (each recursive, several
 // re-reading sub-documents) sees it. It returns nil for anything else,
 // malformed JSON included: the parser reports that with its usual
 // problems.
@@ -87,24 +87,40 @@ func (l Limits) Check(body []byte) error {
 			return l.tooDeep(0)
 		}
 	case '[':
-		// Counted first, at encoding/json's own depth limit, so a huge
-		// array is named as such wherever its deep element is.
-		n := 0
-		scanArray(body, i, 1, func(span) { n++ })
+		// One pass: each element is scanned once, for its depth and
+		// flattened size while there are at most MaxEvents, then only
+		// counted. Too many is reported before too deep, wherever the
+		// deep element is.
+		n, deepAt := 0, -1
+		j := skipSpace(body, i+1)
+		if j < len(body) && body[j] == ']' {
+			return nil
+		}
+		for j < len(body) {
+			var end int
+			if n < l.MaxEvents && deepAt < 0 {
+				if end = flatScan(body, j, 1, l.MaxDepth, 0, &flat); end == tooDeep {
+					deepAt = n
+					end = scanValue(body, j, 1) // go on counting
+				}
+			} else {
+				end = scanValue(body, j, 1)
+			}
+			if end < 0 {
+				break // malformed: the parser names it
+			}
+			n++
+			j = skipSpace(body, end)
+			if j >= len(body) || body[j] != ',' {
+				break
+			}
+			j = skipSpace(body, j+1)
+		}
 		if n > l.MaxEvents {
 			return &Error{Problems: []Problem{{Index: l.MaxEvents, Error: fmt.Sprintf("%s: %d, at most %d", MsgTooManyEvents, n, l.MaxEvents)}}, Total: 1}
 		}
-		n = 0
-		if end := scanArrayMax(body, i, 0, maxDepth, func(sp span) {
-			if n >= 0 {
-				if flatScan(body, sp.start, 1, l.MaxDepth, 0, &flat) == tooDeep {
-					n = -n - 1 // element -n-1 is the deep one; stop looking
-					return
-				}
-				n++
-			}
-		}); end >= 0 && n < 0 {
-			return l.tooDeep(-n - 1)
+		if deepAt >= 0 {
+			return l.tooDeep(deepAt)
 		}
 	}
 	if flat > l.MaxFlatBytes {
