@@ -165,8 +165,8 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 // Run: `provbus dev` mounts it on its own server.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Served lists the sources the server answers, in name order, with
-// whether each is open (served without credentials).
+// Served maps each source the server answers to whether it is open
+// (served without credentials).
 func (s *Server) Served() map[string]bool {
 	out := map[string]bool{}
 	for name, g := range s.gates {
