@@ -278,11 +278,23 @@ type canonicalizer struct {
 	out     []byte
 	text    string            // string(b): plain keys are its substrings
 	members []canonicalMember // reused across objects
+	decoded []string          // the keys that needed decoding
 }
 
+// canonicalMember holds no pointer, so sorting members moves plain
+// memory (no GC write barriers): its key is a range of text, or, when
+// decoded is >= 0, c.decoded[decoded].
 type canonicalMember struct {
-	key string
-	val span
+	keyStart, keyEnd int
+	decoded          int
+	val              span
+}
+
+func (c *canonicalizer) key(m *canonicalMember) string {
+	if m.decoded >= 0 {
+		return c.decoded[m.decoded]
+	}
+	return c.text[m.keyStart:m.keyEnd]
 }
 
 // value writes the value at b[i] and returns its end.
@@ -318,19 +330,19 @@ func (c *canonicalizer) value(b []byte, i int) int {
 func (c *canonicalizer) object(b []byte, i int) int {
 	base := len(c.members)
 	end := scanObject(b, i, 1, func(m member) {
-		var k string
-		if m.plainKey {
-			k = c.text[m.key.start+1 : m.key.end-1]
-		} else {
-			k, _ = unquote(b[m.key.start:m.key.end]) // valid: scanned
+		cm := canonicalMember{keyStart: m.key.start + 1, keyEnd: m.key.end - 1, decoded: -1, val: m.val}
+		if !m.plainKey {
+			k, _ := unquote(b[m.key.start:m.key.end]) // valid: scanned
+			cm.decoded = len(c.decoded)
+			c.decoded = append(c.decoded, k)
 		}
-		c.members = append(c.members, canonicalMember{key: k, val: m.val})
+		c.members = append(c.members, cm)
 	})
 	ms := c.members[base:]
 	// Equal keys stay in document order, so the last of them stays last
 	// (a stable sort moves memory far more than this tie-break costs).
 	slices.SortFunc(ms, func(x, y canonicalMember) int {
-		if c := strings.Compare(x.key, y.key); c != 0 {
+		if c := strings.Compare(c.key(&x), c.key(&y)); c != 0 {
 			return c
 		}
 		return x.val.start - y.val.start
@@ -338,14 +350,14 @@ func (c *canonicalizer) object(b []byte, i int) int {
 	c.out = append(c.out, '{')
 	first := true
 	for j := range ms {
-		if j+1 < len(ms) && ms[j+1].key == ms[j].key {
+		if j+1 < len(ms) && c.key(&ms[j+1]) == c.key(&ms[j]) {
 			continue
 		}
 		if !first {
 			c.out = append(c.out, ',')
 		}
 		first = false
-		c.out = appendJSONString(c.out, ms[j].key)
+		c.out = appendJSONString(c.out, c.key(&ms[j]))
 		c.out = append(c.out, ':')
 		c.value(b, ms[j].val.start)
 	}
