@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -232,5 +233,28 @@ func TestInstances(t *testing.T) {
 	}
 	if want := map[string]string{"77": "<nil>/", "eu:77": "eu/eu"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("records (id → instance/header) %v, want %v", got, want)
+	}
+}
+
+// An import of a named installation's file gives the ids its webhooks
+// would, so a backfill and a live event de-duplicate.
+func TestImportInstance(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	line := `{"event_type":"Account/New","variables":{"i_event":"88","i_account":6}}`
+	if _, err := h.srv.ImportEvents(context.Background(), "portabilling", strings.NewReader(line), ImportOptions{Instance: "eu"}); err != nil {
+		t.Fatal(err)
+	}
+	recs := h.records("portabilling.account")
+	var ev schemas.Event
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	h.decode(recs[0], &ev)
+	if ev.EventID != "eu:88" || ev.Instance == nil || *ev.Instance != "eu" {
+		t.Errorf("imported as %q instance %v, want eu:88 / eu", ev.EventID, ev.Instance)
+	}
+	if _, err := h.srv.ImportEvents(context.Background(), "portabilling", strings.NewReader(line), ImportOptions{Instance: "EU:1"}); err == nil {
+		t.Error("an invalid instance name was accepted")
 	}
 }
