@@ -182,70 +182,42 @@ func attrText(b []byte, text string, i, end int) string {
 // end, or < 0 when it is not a valid object (attrs may then hold some of
 // its members).
 func flattenObject(b []byte, text string, i, depth int, prefix string, attrs map[string]string) int {
-	if depth > maxDepth {
-		return tooDeep
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		if prefix != "" {
-			attrs[prefix] = "{}"
-		}
-		return i + 1
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return -1
-		}
-		end, _ := scanString(b, i)
-		if end < 0 {
-			return -1
-		}
+	members := 0
+	end := walkObject(b, i, depth, maxDepth, func(m member, depth int) int {
+		members++
 		var k string
-		var err error
-		if _, plain := scanString(b, i); plain {
-			k = text[i+1 : end-1]
-		} else if k, err = unquote(b[i:end]); err != nil {
-			return -1
+		if m.plainKey {
+			k = text[m.key.start+1 : m.key.end-1]
+		} else {
+			var err error
+			if k, err = unquote(b[m.key.start:m.key.end]); err != nil {
+				return -1
+			}
 		}
 		key := k
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return -1
+		j := m.val.start
+		if b[j] == '{' {
+			return flattenObject(b, text, j, depth+1, key, attrs)
 		}
-		i = skipSpace(b, i+1)
-		if i < len(b) && b[i] == '{' {
-			end = flattenObject(b, text, i, depth+1, key, attrs)
-		} else {
-			end = scanValueMax(b, i, depth, maxDepth)
-			if end >= 0 {
-				if v := b[i:end]; !IsNull(v) {
-					attrs[key] = attrText(b, text, i, end)
-				} else {
-					// A later null member overrides an earlier one, as
-					// the map decode did by dropping it.
-					delete(attrs, key)
-				}
+		end := scanValueMax(b, j, depth, maxDepth)
+		if end >= 0 {
+			if v := b[j:end]; !IsNull(v) {
+				attrs[key] = attrText(b, text, j, end)
+			} else {
+				// A later null member overrides an earlier one, as the
+				// map decode did by dropping it.
+				delete(attrs, key)
 			}
 		}
-		if end < 0 {
-			return end
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
-		}
+		return end
+	})
+	if end > 0 && members == 0 && prefix != "" {
+		attrs[prefix] = "{}"
 	}
+	return end
 }
 
 // Canonical re-encodes a JSON document with object keys sorted, no

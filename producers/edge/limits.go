@@ -176,7 +176,7 @@ func flatScan(b []byte, i, depth, limit, path int, flat *int) int {
 		return tooDeep
 	}
 	members := 0
-	end := scanObjectMaxWith(b, i, depth, limit, func(b []byte, m member, depth int) int {
+	end := walkObject(b, i, depth, limit, func(m member, depth int) int {
 		members++
 		child := m.key.end - m.key.start - 2
 		if path > 0 {

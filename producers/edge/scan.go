@@ -168,55 +168,22 @@ func scanObject(b []byte, i, depth int, fn func(member)) int {
 }
 
 func scanObjectMax(b []byte, i, depth, limit int, fn func(member)) int {
-	if depth > limit {
-		return tooDeep
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return -1
-		}
-		var m member
-		end, plain := scanString(b, i)
-		if end < 0 {
-			return -1
-		}
-		m.key, m.plainKey = span{i, end}, plain
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return -1
-		}
-		i = skipSpace(b, i+1)
-		end = scanValueMax(b, i, depth, limit)
-		if end < 0 {
-			return end
-		}
-		m.val = span{i, end}
-		if fn != nil {
+	return walkObject(b, i, depth, limit, func(m member, depth int) int {
+		end := scanValueMax(b, m.val.start, depth, limit)
+		if end >= 0 && fn != nil {
+			m.val.end = end
 			fn(m)
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
-		}
-	}
+		return end
+	})
 }
 
-// scanObjectMaxWith is scanObjectMax where value scans each member's
-// value itself and returns its end (or < 0); the member's val.end is not
-// known to it.
-func scanObjectMaxWith(b []byte, i, depth, limit int, value func(b []byte, m member, depth int) int) int {
+// walkObject is the one home of JSON's object grammar: it returns the end
+// of the object starting at b[i] (tooDeep past limit, -1 when invalid) and
+// hands each member to value, which scans the member's value itself (from
+// m.val.start, always inside b; m.val.end is not known yet) and returns its
+// end or < 0. scanObjectMax, flatScan and Flatten are its callers.
+func walkObject(b []byte, i, depth, limit int, value func(m member, depth int) int) int {
 	if depth > limit {
 		return tooDeep
 	}
@@ -242,7 +209,7 @@ func scanObjectMaxWith(b []byte, i, depth, limit int, value func(b []byte, m mem
 			return -1
 		}
 		m.val.start = i
-		end = value(b, m, depth)
+		end = value(m, depth)
 		if end < 0 {
 			return end
 		}
