@@ -110,7 +110,7 @@ func benchWiring(e *env) benchmark.Wiring {
 	}
 	return benchmark.Wiring{
 		Ingest: func(ctx context.Context, brokers []string, registryURL string) (http.Handler, func(), error) {
-			srv, err := newIngestServer(ctx, at(brokers, registryURL))
+			srv, err := newDevIngestServer(ctx, at(brokers, registryURL))
 			if err != nil {
 				return nil, nil, err
 			}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/provbus/provbus/console"
+	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/embedded"
 	"github.com/provbus/provbus/producers/ingest"
 )
@@ -134,7 +135,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 
 	grp, gctx := errgroup.WithContext(ctx)
 	if run["ingest"] {
-		srv, err := mountIngest(ctx, e, mux)
+		srv, err := mountIngest(ctx, e, mux, f.http)
 		if err != nil {
 			return err
 		}
@@ -204,14 +205,33 @@ func writeStatus(w http.ResponseWriter, ok bool, what string) {
 	fmt.Fprintf(w, "{\"status\":%q}\n", what)
 }
 
-// mountIngest serves the source webhooks on dev's HTTP mux. The caller
-// closes the returned server after the HTTP server has drained, so no
-// in-flight webhook loses its producer.
-func mountIngest(ctx context.Context, e *env, mux *http.ServeMux) (*ingest.Server, error) {
-	srv, err := newIngestServer(ctx, e)
+// mountIngest serves the source webhooks on dev's HTTP mux at addr. The
+// caller closes the returned server after the HTTP server has drained, so
+// no in-flight webhook loses its producer.
+func mountIngest(ctx context.Context, e *env, mux *http.ServeMux, addr string) (*ingest.Server, error) {
+	srv, err := newDevIngestServer(ctx, e)
 	if err != nil {
 		return nil, err
 	}
+	if err := srv.CheckListen(addr); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("%w: --http: %v", errUsage, err)
+	}
 	mux.Handle("/v1/", srv.Handler())
 	return srv, nil
+}
+
+// newDevIngestServer is the ingest as provbus dev (and provbus bench) run
+// it: every source without credentials open — dev listens on loopback,
+// and CheckListen refuses anything else — and no rate limit, so what a
+// developer or a benchmark sends is measured, not throttled.
+func newDevIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
+	c := *e
+	openUnauthenticated(&c.cfg.Ingest)
+	for _, name := range config.SourceNames {
+		p := c.cfg.Ingest.Sources.Policy(name)
+		p.RateLimit, p.CredentialRateLimit = config.RateLimit{}, config.RateLimit{}
+		c.cfg.Ingest.Sources.SetPolicy(name, p)
+	}
+	return newIngestServer(ctx, &c)
 }

@@ -44,6 +44,7 @@ func runImport(ctx context.Context, g *globals, args []string) error {
 	source := fs.String("source", "", "source of the events: portabilling, transatel or jerasoft (events only)")
 	strict := fs.Bool("strict", false, "produce nothing if any line is bad")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	instance := fs.String("instance", "", "import as this named source instance (installation): ids <instance>:<id> (events only)")
 	if err := parseFlagsArgs(fs, importUsage, args[1:]); err != nil {
 		return err
 	}
@@ -79,6 +80,7 @@ func runImport(ctx context.Context, g *globals, args []string) error {
 		defer closeFn()
 		p := newProgress(os.Stderr, size, *quiet)
 		opt.Progress = p.update
+		opt.Instance = *instance
 		opt.BadLine = func(line int, err error) {
 			p.clear()
 			fmt.Fprintf(os.Stderr, "%s:%d: %v\n", path, line, err)

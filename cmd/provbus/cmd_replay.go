@@ -54,6 +54,7 @@ type readFlags struct {
 	origin, customer, account, product, msisdn, sim, obj string
 	from, to                                             string
 	format, out, attrs                                   string
+	instance                                             string
 }
 
 // registerSelection adds the topic selection flags.
@@ -69,6 +70,7 @@ func (f *readFlags) registerSelection(fs *flag.FlagSet) {
 func (f *readFlags) registerFilters(fs *flag.FlagSet, entity bool) {
 	fs.Var(&f.types, "type", "event type or glob, e.g. 'Account/Status/*' (repeatable; any matches)")
 	fs.StringVar(&f.origin, "origin", "", "direct or inherited")
+	fs.StringVar(&f.instance, "instance", "", "only events of this source instance (installation), e.g. pb-eu")
 	fs.Var(&f.where, "where", "field=value or field!=value on an envelope field, typed id or attr.<name> (repeatable; all must hold)")
 	if entity {
 		fs.StringVar(&f.customer, "customer", "", "only events of this i_customer")
@@ -89,7 +91,8 @@ func (f *readFlags) registerOutput(fs *flag.FlagSet, defFormat string) {
 
 func (f *readFlags) filter(e *env) (*eventlog.Filter, error) {
 	flt := &eventlog.Filter{Types: f.types, Origin: f.origin, Where: f.where,
-		MSISDN: eventlog.StringID(f.msisdn), SIM: eventlog.StringID(f.sim), ObjectID: eventlog.StringID(f.obj)}
+		MSISDN: eventlog.StringID(f.msisdn), SIM: eventlog.StringID(f.sim), ObjectID: eventlog.StringID(f.obj),
+		Instance: eventlog.StringID(f.instance)}
 	var err error
 	if flt.Customer, err = eventlog.ParseID("customer", f.customer); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)

@@ -70,6 +70,9 @@ func walk(v reflect.Value, prefix string, fn func(string, reflect.Value)) {
 			walk(f, name, fn)
 			continue
 		}
+		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() != reflect.String {
+			continue // lists of objects (instances) are set in the file only
+		}
 		fn(name, f)
 	}
 }
@@ -94,6 +97,12 @@ func setValue(f reflect.Value, v string) error {
 			return fmt.Errorf("%q is not a boolean", v)
 		}
 		f.SetBool(b)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		f.SetFloat(n)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

@@ -35,6 +35,8 @@ const (
 	RejectAuth        = "unauthorized"           // 401
 	RejectTooLarge    = "too_large"              // 413
 	RejectMediaType   = "unsupported_media_type" // 415
+	RejectForbidden   = "forbidden"              // 403: address not in the source's allow-list
+	RejectRateLimited = "rate_limited"           // 429: the source's or the credential's rate
 	RejectUnavailable = "unavailable"            // 503: Kafka did not acknowledge in time
 	RejectInternal    = "internal"               // 500
 )
