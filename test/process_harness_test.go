@@ -130,7 +130,7 @@ func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func(
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
 	var wg sync.WaitGroup
-	for _, p := range []stream.Processor{directory.New(0), dispatch.New(c.cat, log, 0)} {
+	for _, p := range []stream.Processor{directory.New(0), dispatch.New(c.cat, log)} {
 		o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
 			stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
 		r, err := stream.New(p, o...)

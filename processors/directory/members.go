@@ -252,6 +252,14 @@ func (m *Members) Wait(ctx context.Context, p int32, accountPartitions int32, ts
 	}
 }
 
+// Reached reports whether partition p's watermarks from every one of the
+// accountPartitions are at or past ts (Wait without waiting).
+func (m *Members) Reached(p int32, accountPartitions int32, ts time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reached(p, accountPartitions, ts.UnixMilli())
+}
+
 func (m *Members) reached(p, n int32, want int64) bool {
 	mp := m.parts[p]
 	if mp == nil {
