@@ -1,9 +1,13 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"go.uber.org/zap"
 
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/processors/dispatch"
@@ -53,8 +57,10 @@ func TestDispatchEndToEnd(t *testing.T) {
 	}
 }
 
-// An account created 100 ms before its customer's event is in that event's
-// fan-out, every time.
+// An account created just before its customer's event — the two facts
+// produced back to back, the second as soon as the first is acknowledged —
+// is in that event's fan-out, every time: only the dispatcher's wait for
+// the directory's watermark orders them.
 func TestDispatchOrdering(t *testing.T) {
 	t.Parallel()
 	rounds := 50
@@ -63,18 +69,46 @@ func TestDispatchOrdering(t *testing.T) {
 	}
 	c := startPCluster(t, 4)
 	c.runInProcess(t)
+	missing := orderingRounds(t, c, rounds)
+	for _, i := range missing {
+		t.Errorf("round %d: the account created just before the customer event is not in the fan-out", i)
+	}
+}
+
+// Negative twin: the same rounds with the wait switched off
+// (dispatch.Unordered) must miss accounts: the facts are so close together
+// that the membership has not reached the dispatcher when it fans out.
+func TestDispatchOrderingTwin(t *testing.T) {
+	t.Parallel()
+	c := startPCluster(t, 4)
+	c.runOne(t, directory.New(0), zap.NewNop())
+	c.runOne(t, dispatch.New(c.cat, zap.NewNop(), dispatch.Unordered()), zap.NewNop())
+	const rounds = 50
+	missing := orderingRounds(t, c, rounds)
+	if len(missing) == 0 {
+		t.Fatal("no round missed its account with the wait off: the check cannot catch a dispatch that does not wait")
+	}
+	t.Logf("wait off: %d of %d rounds missed the account created just before the event (expected)", len(missing), rounds)
+}
+
+// orderingRounds sends, per round, Account/New for a new customer and at
+// once Customer/Status/Suspend for it, reads the fan-out and returns the
+// rounds whose account is missing (the round's event then has no
+// inherited record at all: the customer has no other account).
+func orderingRounds(t *testing.T, c *pcluster, rounds int) (missing []int) {
+	t.Helper()
 	for i := 0; i < rounds; i++ {
 		cust := int64(10_000 + i)
 		c.send(directory.TopicAccounts, "i_account", accountNew(cust*10, cust, 1))
-		time.Sleep(100 * time.Millisecond)
 		c.send(dispatch.TopicCustomer, "i_customer", customerEvent(fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", cust))
+		time.Sleep(10 * time.Millisecond) // rounds spread over several directory ticks
 	}
-	exp := newExpect()
-	for i := 0; i < rounds; i++ {
-		c.expectInherited(exp, fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", int64(10_000+i)*10)
-	}
-	got := c.readInherited(rounds, 2*time.Second, 120*time.Second)
+	// Every event is dispatched (with or without its account) once the
+	// consumer group has committed past the last one.
+	c.waitCommitted(t, dispatch.Group, dispatch.TopicCustomer, 60*time.Second)
+	got := c.readInherited(rounds, time.Second, 5*time.Second)
 	seen := map[string]bool{}
+	exp := newExpect()
 	for _, e := range got {
 		if *e.ev.IAccount != *e.ev.ICustomer*10 {
 			t.Errorf("event %s went to account %d", e.ev.EventID, *e.ev.IAccount)
@@ -83,10 +117,40 @@ func TestDispatchOrdering(t *testing.T) {
 	}
 	for i := 0; i < rounds; i++ {
 		if !seen[fmt.Sprintf("ord-%d", i)] {
-			t.Errorf("round %d: the account created 100 ms earlier is not in the fan-out", i)
+			missing = append(missing, i)
+			continue
 		}
+		c.expectInherited(exp, fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", int64(10_000+i)*10)
 	}
 	if res := checkEO(exp, got); !res.ok() {
 		t.Errorf("fan-out not exactly once: %s", res)
+	}
+	return missing
+}
+
+// waitCommitted waits until group has committed every partition of topic
+// up to its current end offset.
+func (c *pcluster) waitCommitted(t *testing.T, group, topic string, within time.Duration) {
+	t.Helper()
+	adm := kadm.NewClient(c.cl)
+	ctx := context.Background()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+		done := err == nil
+		ends.Each(func(e kadm.ListedOffset) {
+			if c, ok := committed.Lookup(e.Topic, e.Partition); !ok || c.At < e.Offset {
+				done = false
+			}
+		})
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has not committed %s to its end within %s (err %v)", group, topic, within, err)
+		}
 	}
 }

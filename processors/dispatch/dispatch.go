@@ -53,14 +53,29 @@ type Dispatcher struct {
 	buf       []directory.Member
 	fanout    prometheus.Observer // nil: not measured
 	blocked   prometheus.Gauge    // nil: not measured
+	unordered bool
 }
 
+// Option configures a Dispatcher.
+type Option func(*Dispatcher)
+
+// Unordered switches the wait for the directory off: events are fanned out
+// to the memberships known when they are processed, so an account created
+// just before its customer's event can be missed. It exists for the
+// negative twin of TestDispatchOrdering, which must see that loss; never
+// use it in production (default: ordered).
+func Unordered() Option { return func(d *Dispatcher) { d.unordered = true } }
+
 // New returns a dispatcher following cat's inheritance rules.
-func New(cat *topology.Catalog, log *zap.Logger) *Dispatcher {
+func New(cat *topology.Catalog, log *zap.Logger, opts ...Option) *Dispatcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Dispatcher{cat: cat, log: log, customers: directory.NewMembers(), products: directory.NewMembers()}
+	d := &Dispatcher{cat: cat, log: log, customers: directory.NewMembers(), products: directory.NewMembers()}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
 }
 
 // Spec implements stream.Processor.
@@ -93,7 +108,7 @@ var errNotReleased = errors.New("directory watermark not reached (stream.Gate no
 // sets provbus_dispatch_blocked_since_seconds.
 func (d *Dispatcher) Ready(ctx context.Context, in *stream.Record, topics stream.Partitions) error {
 	members := d.members(in.Raw.Topic)
-	if members == nil {
+	if members == nil || d.unordered {
 		return nil
 	}
 	p, ts, n := in.Raw.Partition, in.Raw.Timestamp, topics.Partitions(directory.TopicAccounts)
@@ -141,7 +156,7 @@ func (d *Dispatcher) Process(_ context.Context, in *stream.Record, out *stream.O
 		return stream.Poison("invalid", fmt.Errorf("%s event %s without %s", ev.EventType, ev.EventID, field))
 	}
 	p := in.Raw.Partition
-	if !members.Reached(p, out.Partitions(directory.TopicAccounts), in.Raw.Timestamp) {
+	if !d.unordered && !members.Reached(p, out.Partitions(directory.TopicAccounts), in.Raw.Timestamp) {
 		return fmt.Errorf("event %s: %w", ev.EventID, errNotReleased)
 	}
 	d.buf = members.Accounts(p, *owner, d.buf[:0])
