@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/processors/dispatch"
 	"github.com/provbus/provbus/schemas"
@@ -69,7 +70,7 @@ func TestDispatchOrdering(t *testing.T) {
 	}
 	c := startPCluster(t, 4)
 	c.runInProcess(t)
-	missing := orderingRounds(t, c, rounds)
+	missing := orderingRounds(t, c, rounds, 0)
 	for _, i := range missing {
 		t.Errorf("round %d: the account created just before the customer event is not in the fan-out", i)
 	}
@@ -84,7 +85,7 @@ func TestDispatchOrderingTwin(t *testing.T) {
 	c.runOne(t, directory.New(0), zap.NewNop())
 	c.runOne(t, dispatch.New(c.cat, zap.NewNop(), dispatch.Unordered()), zap.NewNop())
 	const rounds = 50
-	missing := orderingRounds(t, c, rounds)
+	missing := orderingRounds(t, c, rounds, 0)
 	if len(missing) == 0 {
 		t.Fatal("no round missed its account with the wait off: the check cannot catch a dispatch that does not wait")
 	}
@@ -94,13 +95,20 @@ func TestDispatchOrderingTwin(t *testing.T) {
 // orderingRounds sends, per round, Account/New for a new customer and at
 // once Customer/Status/Suspend for it, reads the fan-out and returns the
 // rounds whose account is missing (the round's event then has no
-// inherited record at all: the customer has no other account).
-func orderingRounds(t *testing.T, c *pcluster, rounds int) (missing []int) {
+// inherited record at all: the customer has no other account). backdate >
+// 0 stamps the customer event that much before it is sent, as a producer
+// retrying a batch stamped before the Account/New does.
+func orderingRounds(t *testing.T, c *pcluster, rounds int, backdate time.Duration) (missing []int) {
 	t.Helper()
 	for i := 0; i < rounds; i++ {
 		cust := int64(10_000 + i)
 		c.send(directory.TopicAccounts, "i_account", accountNew(cust*10, cust, 1))
-		c.send(dispatch.TopicCustomer, "i_customer", customerEvent(fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", cust))
+		ev := customerEvent(fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", cust)
+		if backdate > 0 {
+			c.sendAt(dispatch.TopicCustomer, "i_customer", time.Now().Add(-backdate), ev)
+		} else {
+			c.send(dispatch.TopicCustomer, "i_customer", ev)
+		}
 		time.Sleep(10 * time.Millisecond) // rounds spread over several directory ticks
 	}
 	// Every event is dispatched (with or without its account) once the
@@ -153,4 +161,47 @@ func (c *pcluster) waitCommitted(t *testing.T, group, topic string, within time.
 			t.Fatalf("%s has not committed %s to its end within %s (err %v)", group, topic, within, err)
 		}
 	}
+}
+
+// sendAt produces ev to topic keyed by keyField with the record timestamp
+// ts, as a producer that stamped it at ts.
+func (c *pcluster) sendAt(topic, keyField string, ts time.Time, ev *schemas.Event) {
+	c.t.Helper()
+	key, _ := ev.Key(keyField)
+	r, err := records.Event(c.codec, topic, key, ev)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r.Timestamp = ts
+	if err := c.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// A customer event stamped a second before it is appended — a producer's
+// retry of a batch stamped before the Account/New that was appended in the
+// meantime — still fans out to that account: fact topics carry broker time
+// (message.timestamp.type=LogAppendTime, from the topology layout), so the
+// event's timestamp is its append time and the wait covers the account.
+func TestDispatchBrokerTime(t *testing.T) {
+	t.Parallel()
+	c := startPCluster(t, 4)
+	c.runInProcess(t)
+	for _, i := range orderingRounds(t, c, 30, time.Second) {
+		t.Errorf("round %d: the account appended before the retried customer event is not in its fan-out", i)
+	}
+}
+
+// Negative twin: with the producer's clock (CreateTime) the retried event's
+// old stamp is already under the watermark, it is dispatched at once and
+// misses the account.
+func TestDispatchBrokerTimeTwin(t *testing.T) {
+	t.Parallel()
+	c := startPClusterTimes(t, 4, false)
+	c.runInProcess(t)
+	missing := orderingRounds(t, c, 30, time.Second)
+	if len(missing) == 0 {
+		t.Fatal("producer clock: no round missed its account; the check cannot catch a timestamp slipping under the watermark")
+	}
+	t.Logf("producer clock: %d of 30 rounds missed the account (expected)", len(missing))
 }

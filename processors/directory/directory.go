@@ -59,14 +59,16 @@ const (
 	typeClosed = "Account/Status/Closed"
 )
 
-// DefaultSkew is how far behind the newest applied fact a watermark stays,
-// so facts timestamped slightly out of order are still covered. Record
-// timestamps are the ingest instances' clocks (kgo stamps each record at
-// produce), so the skew must exceed the clock disagreement between ingest
-// instances and the directory: NTP keeps hosts of one site within a few
-// milliseconds, and 100 ms leaves an order of magnitude of margin. It is
-// a floor of every dispatch's latency (it was 250 ms); operators whose
-// clocks are not synchronised raise it (process.watermark_skew).
+// DefaultSkew is how far behind the newest processed record a watermark
+// stays. Fact topics carry broker time (LogAppendTime, watermark.go rule
+// 2), so within a partition timestamps follow the log; the skew covers
+// the clocks that still differ — the broker's against the directory
+// host's (the caught-up rule takes the directory's clock) and, on topics
+// created by hand with CreateTime, the ingest instances' — NTP keeps
+// hosts of one site within a few milliseconds, and 100 ms leaves an order
+// of magnitude of margin. It is a floor of every dispatch's latency (it
+// was 250 ms); operators whose clocks are not synchronised raise it
+// (process.watermark_skew).
 const DefaultSkew = 100 * time.Millisecond
 
 // IdleHeartbeat is how often a caught-up member with no new facts
