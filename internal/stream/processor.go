@@ -99,7 +99,9 @@ type Table struct {
 	// the runner keeps tailing it and calls Apply from its tail goroutine.
 	Follow bool
 	// Apply applies one changelog record (value nil = tombstone) to the
-	// state of partition.
+	// state of partition. An error means the record is malformed: the
+	// runner skips it, counts it and copies it to provbus.dlq, while
+	// restoring and while tailing alike (malformed.go).
 	Apply func(partition int32, r *kgo.Record) error
 	// Drop forgets the state of partition (revoked, or to be restored
 	// again after an aborted transaction).
