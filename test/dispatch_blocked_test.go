@@ -3,12 +3,10 @@ package test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -145,29 +143,4 @@ func logText(logs *observer.ObservedLogs) string {
 		s += e.Message + fmt.Sprint(e.ContextMap()) + "\n"
 	}
 	return s
-}
-
-// runOne runs processor p in this process until the test ends or stop is
-// called.
-func (c *pcluster) runOne(t testing.TB, p stream.Processor, log *zap.Logger, opts ...stream.Option) (stop func()) {
-	t.Helper()
-	o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
-		stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
-	r, err := stream.New(p, o...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil {
-			t.Errorf("%s: %v", r.Group(), err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	t.Cleanup(stop)
-	return stop
 }

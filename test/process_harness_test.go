@@ -139,27 +139,40 @@ func (c *pcluster) send(topic, keyField string, evs ...*schemas.Event) {
 // until the test ends or stop is called.
 func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	log := zap.NewNop()
 	if testing.Verbose() {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	var wg sync.WaitGroup
-	for _, p := range []stream.Processor{directory.New(0), dispatch.New(c.cat, log)} {
-		o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
-			stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
-		r, err := stream.New(p, o...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("%s: %v", r.Group(), err)
-			}
-		}()
+	stops := []func(){
+		c.runOne(t, directory.New(0), log, opts...),
+		c.runOne(t, dispatch.New(c.cat, log), log, opts...),
 	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+// runOne runs processor p in this process until the test ends or stop is
+// called.
+func (c *pcluster) runOne(t testing.TB, p stream.Processor, log *zap.Logger, opts ...stream.Option) (stop func()) {
+	t.Helper()
+	o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
+		stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
+	r, err := stream.New(p, o...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("%s: %v", r.Group(), err)
+		}
+	}()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
