@@ -23,6 +23,7 @@ type outRec struct {
 	offset    int64
 	key       string
 	pid       int64 // producer id, to tell writers apart (#5)
+	epoch     int16 // producer epoch: a re-initialised producer is a new writer
 	ev        schemas.Event
 }
 
@@ -152,7 +153,7 @@ func readOut(brokers []string, codec *schemas.Codec, topics []string, want int, 
 			n++
 			distinct[r.Topic+"|"+ev.EventID] = true
 			out = append(out, outRec{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: string(r.Key),
-				pid: r.ProducerID, ev: ev})
+				pid: r.ProducerID, epoch: r.ProducerEpoch, ev: ev})
 		})
 		if derr != nil {
 			return out, derr

@@ -68,7 +68,7 @@ type processor func(deps processDeps) stream.Processor
 // line here.
 var processors = []processor{
 	func(d processDeps) stream.Processor { return directory.New(d.cfg.Process.WatermarkSkew.Std()) },
-	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch"), 0) },
+	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch")) },
 	func(d processDeps) stream.Processor {
 		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std())
 	},

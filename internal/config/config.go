@@ -233,8 +233,8 @@ type Process struct {
 	DedupWindow Duration `yaml:"dedup_window"`
 	// WatermarkSkew is how far the directory's watermarks trail the newest
 	// fact (0 = directory.DefaultSkew, 100 ms): more than the clock
-	// disagreement between ingest instances, and a floor of every
-	// dispatch's latency.
+	// disagreement between brokers and processor hosts, and a floor of
+	// every dispatch's latency.
 	WatermarkSkew Duration `yaml:"watermark_skew"`
 }
 

@@ -70,6 +70,7 @@ type Pipeline struct {
 	dlq            *prometheus.CounterVec
 	lag            *prometheus.GaugeVec
 	directory      prometheus.Gauge
+	blockedSince   prometheus.Gauge
 
 	events   children[[3]string]
 	requests children[requestKey]
@@ -144,6 +145,10 @@ func New(reg *prometheus.Registry) *Pipeline {
 	p.directory = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "provbus_directory_accounts",
 		Help: "Accounts this process's directory partitions know (account to customer and product).",
+	}))
+	p.blockedSince = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "provbus_dispatch_blocked_since_seconds",
+		Help: "Unix time since which this process's dispatcher has been waiting for the directory's watermark, 0 when it is not waiting: alert on time() - x > 60 and x > 0.",
 	}))
 	register(reg, collectors.NewGoCollector())
 	register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -279,6 +284,15 @@ func (p *Pipeline) DirectoryAccounts() prometheus.Gauge {
 		return nop
 	}
 	return p.directory
+}
+
+// DispatchBlockedSince returns the gauge of the dispatcher's wait for the
+// directory (Unix seconds it started, 0 when not waiting).
+func (p *Pipeline) DispatchBlockedSince() prometheus.Gauge {
+	if p == nil {
+		return nop
+	}
+	return p.blockedSince
 }
 
 // nop is the metric of a nil Pipeline.

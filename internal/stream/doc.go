@@ -56,6 +56,11 @@
 // rewinds to the last commit, restores own state from its changelogs and
 // retries with backoff.
 //
+// A processor whose records must wait for another processor's progress
+// implements Gate: Ready runs for every record of a poll before the poll's
+// transaction begins, so no transaction is open while it waits (the
+// dispatcher waits there for the directory's watermarks).
+//
 // # State
 //
 // State is partitioned like the inputs: partition p of every Table's
@@ -64,7 +69,8 @@
 // otherwise). When partitions are assigned, the runner replays each
 // changelog partition up to its last stable offset (read_committed) through
 // Table.Apply before it processes any record of that partition; on revoke it
-// calls Table.Drop. A Follow table is read-only state written by another
+// calls Table.Drop. A changelog record Apply refuses is skipped, counted
+// and copied to provbus.dlq, restoring and tailing alike. A Follow table is read-only state written by another
 // processor: after the restore it keeps being tailed (Apply is then called
 // from another goroutine, so the processor must lock).
 //

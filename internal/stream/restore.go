@@ -106,29 +106,25 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 			if ferr != nil {
 				return nil, ferr
 			}
-			var aerr error
 			fs.EachRecord(func(rec *kgo.Record) {
 				k := partKey{rec.Topic, rec.Partition}
 				e, ok := end[k]
-				if !ok || rec.Offset >= e || aerr != nil {
+				if !ok || rec.Offset >= e {
 					return
 				}
 				if !rec.Attrs.IsControl() {
 					table := byTopic[rec.Topic] // keyed by the physical name
 					if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
-						aerr = fmt.Errorf("stream: restore %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-						return
+						r.malformed(rec, err)
+					} else {
+						applied++
 					}
-					applied++
 				}
 				next[k] = rec.Offset + 1
 				if rec.Offset >= e-1 {
 					delete(end, k)
 				}
 			})
-			if aerr != nil {
-				return nil, aerr
-			}
 		}
 	}
 	r.log.Info("state restored", zap.Strings("changelogs", topics), zap.Int32s("partitions", parts),
@@ -195,7 +191,7 @@ func (r *Runner) startTail(next map[partKey]int64) *tail {
 			fs.EachRecord(func(rec *kgo.Record) {
 				table := byTopic[rec.Topic] // keyed by the physical name
 				if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
-					r.log.Error("tail apply", zap.String("topic", rec.Topic), zap.Int64("offset", rec.Offset), zap.Error(err))
+					r.malformed(rec, err)
 				}
 				t.next[partKey{rec.Topic, rec.Partition}] = rec.Offset + 1
 			})
