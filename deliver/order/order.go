@@ -35,6 +35,8 @@ type Entry struct {
 	Key       string
 	// Value is the handler record's value (wire-format Avro).
 	Value []byte
+	// EventID and EventType are the caller's, filled once it decoded Value.
+	EventID, EventType string
 	// Attempt counts attempts started so far.
 	Attempt int
 	// FirstAt is when the first attempt started (zero before).
@@ -57,6 +59,10 @@ type Entry struct {
 
 // Final reports whether the entry reached a final outcome.
 func (e *Entry) Final() bool { return e.final }
+
+// Revoked reports whether the entry's partition was taken away: its
+// outcome is no longer this instance's to record.
+func (e *Entry) Revoked() bool { return e.revoked }
 
 // Result is what an attempt came to, as the caller decided it (retry.Classify
 // plus the handler's on_permanent_failure and max age).
@@ -166,9 +172,10 @@ func (s *Scheduler) SetPaused(p bool) { s.paused = p }
 // Paused reports whether the scheduler is paused.
 func (s *Scheduler) Paused() bool { return s.paused }
 
-// Due returns the heads to send now, at most the free in-flight slots,
+// Due returns the heads to send now, at most the free in-flight slots and
+// at most limit (0: no limit; a half-open circuit breaker sends one probe),
 // keys due longest first. Each returned entry is in flight until Finish.
-func (s *Scheduler) Due(now time.Time) []*Entry {
+func (s *Scheduler) Due(now time.Time, limit int) []*Entry {
 	if s.paused {
 		return nil
 	}
@@ -177,7 +184,7 @@ func (s *Scheduler) Due(now time.Time) []*Entry {
 		s.ready = append(s.ready, w.key)
 	}
 	var out []*Entry
-	for len(s.ready) > 0 && s.inFlight < s.maxInFlight {
+	for len(s.ready) > 0 && s.inFlight < s.maxInFlight && (limit <= 0 || len(out) < limit) {
 		key := s.ready[0]
 		s.ready = s.ready[1:]
 		q := s.keys[key]
@@ -327,6 +334,14 @@ func (s *Scheduler) Revoke(p int32) {
 		delete(s.keys, key)
 	}
 	delete(s.parts, p)
+}
+
+// Inject queues an event that is not fetched from the topic (a redrive of
+// a failed event) behind its key's queue, stored: the caller writes it to
+// the state topic, which is where a restart finds it.
+func (s *Scheduler) Inject(e *Entry) {
+	e.Stored = true
+	s.push(e)
 }
 
 // Head returns the head of key's queue, or nil.

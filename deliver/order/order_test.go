@@ -24,7 +24,7 @@ func TestPerKeyOrderAndIsolation(t *testing.T) {
 	for _, e := range []*Entry{a0, a1, b2, a3, c4} {
 		s.Add(e)
 	}
-	if got := keysOf(s.Due(t0)); got != "a@0 b@2 c@4 " {
+	if got := keysOf(s.Due(t0, 0)); got != "a@0 b@2 c@4 " {
 		t.Fatalf("first Due = %q: only heads, every key", got)
 	}
 	// a's head fails: it and its followers go to the state topic, b and c
@@ -35,7 +35,7 @@ func TestPerKeyOrderAndIsolation(t *testing.T) {
 	}
 	s.Finish(b2, Done, time.Time{})
 	s.Finish(c4, Done, time.Time{})
-	if got := s.Due(t0.Add(time.Second)); len(got) != 0 {
+	if got := s.Due(t0.Add(time.Second), 0); len(got) != 0 {
 		t.Fatalf("a's follower was sent before its head's final outcome: %q", keysOf(got))
 	}
 	// Nothing durable yet: the commit point stays at a@0.
@@ -55,7 +55,7 @@ func TestPerKeyOrderAndIsolation(t *testing.T) {
 	}
 	// The retry comes due; then a's events go strictly one at a time.
 	for i, want := range []*Entry{a0, a1, a3, a5} {
-		due := s.Due(t0.Add(2 * time.Minute))
+		due := s.Due(t0.Add(2*time.Minute), 0)
 		if len(due) != 1 || due[0] != want {
 			t.Fatalf("step %d: Due = %q, want %s@%d", i, keysOf(due), want.Key, want.Offset)
 		}
@@ -70,17 +70,17 @@ func TestMaxInFlightAndPause(t *testing.T) {
 	for i := range 5 {
 		s.Add(entry(0, int64(i), fmt.Sprint("k", i)))
 	}
-	first := s.Due(t0)
+	first := s.Due(t0, 0)
 	if len(first) != 2 {
 		t.Fatalf("Due = %d, want 2", len(first))
 	}
 	s.SetPaused(true)
 	s.Finish(first[0], Done, time.Time{})
-	if got := s.Due(t0); len(got) != 0 {
+	if got := s.Due(t0, 0); len(got) != 0 {
 		t.Fatalf("paused but sent %q", keysOf(got))
 	}
 	s.SetPaused(false)
-	if got := keysOf(s.Due(t0)); got != "k2@2 " {
+	if got := keysOf(s.Due(t0, 0)); got != "k2@2 " {
 		t.Fatalf("after resume Due = %q, want k2 (one slot free, order kept)", got)
 	}
 }
@@ -104,10 +104,10 @@ func TestRestoreDropsWhatWasHandled(t *testing.T) {
 	if fmt.Sprint(added) != "[b@2 a@6]" {
 		t.Fatalf("added %v: a at or below its restored offset 5 is final or restored", added)
 	}
-	if got := keysOf(s.Due(t0)); got != "b@2 " {
+	if got := keysOf(s.Due(t0, 0)); got != "b@2 " {
 		t.Fatalf("Due = %q: a waits for its restored retry", got)
 	}
-	if got := keysOf(s.Due(t0.Add(time.Hour))); got != "a@3 " || r3.Attempt != 5 {
+	if got := keysOf(s.Due(t0.Add(time.Hour), 0)); got != "a@3 " || r3.Attempt != 5 {
 		t.Fatalf("Due = %q attempt %d, want the restored head, attempt 5", got, r3.Attempt)
 	}
 }
@@ -117,18 +117,18 @@ func TestBlockSkipUnblock(t *testing.T) {
 	a0, a1 := entry(0, 0, "a"), entry(0, 1, "a")
 	s.Add(a0)
 	s.Add(a1)
-	s.Finish(s.Due(t0)[0], Block, time.Time{})
-	if got := s.Due(t0.Add(24 * time.Hour)); len(got) != 0 {
+	s.Finish(s.Due(t0, 0)[0], Block, time.Time{})
+	if got := s.Due(t0.Add(24*time.Hour), 0); len(got) != 0 {
 		t.Fatalf("a blocked key sent %q", keysOf(got))
 	}
 	if s.Unblock("a") != a0 {
 		t.Fatal("Unblock did not release the head")
 	}
-	s.Finish(s.Due(t0)[0], Block, time.Time{})
+	s.Finish(s.Due(t0, 0)[0], Block, time.Time{})
 	if s.SkipHead("a") != a0 || !a0.Final() {
 		t.Fatal("SkipHead did not finish the head")
 	}
-	if got := keysOf(s.Due(t0)); got != "a@1 " {
+	if got := keysOf(s.Due(t0, 0)); got != "a@1 " {
 		t.Fatalf("after skip Due = %q", got)
 	}
 }
@@ -137,13 +137,13 @@ func TestRevokeForgetsInFlight(t *testing.T) {
 	s := New(1)
 	a0 := entry(3, 0, "a")
 	s.Add(a0)
-	s.Due(t0)
+	s.Due(t0, 0)
 	s.Revoke(3)
 	if w, _ := s.Finish(a0, Retry, t0); w != nil {
 		t.Fatal("a revoked entry wrote state")
 	}
 	s.Add(entry(4, 0, "b"))
-	if got := s.Due(t0); len(got) != 1 {
+	if got := s.Due(t0, 0); len(got) != 1 {
 		t.Fatal("the revoked in-flight slot was not freed")
 	}
 }

@@ -69,3 +69,10 @@ func (b *Breaker) Open() bool {
 	defer b.mu.Unlock()
 	return !b.openedAt.IsZero()
 }
+
+// CancelProbe gives back a probe Allow granted but the caller did not use.
+func (b *Breaker) CancelProbe() {
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
