@@ -54,6 +54,9 @@ type handlerRun struct {
 	acked  []*order.Entry
 	ackSig chan struct{}
 	fatal  chan error
+	// loopDone is closed when the loop stopped: a callback that arrives
+	// later (franz-go's revoke at Close) finds nobody to run it.
+	loopDone chan struct{}
 
 	// owned by the loop
 	sched      *order.Scheduler
@@ -76,7 +79,7 @@ func runHandler(ctx context.Context, o Options, h Handler) error {
 		tgt:      target.New(h.Target), brk: target.NewBreaker(),
 		batches: make(chan []*kgo.Record), fetchOK: make(chan struct{}, 1),
 		results: make(chan result, max(1, h.MaxInFlight)), calls: make(chan func()),
-		ackSig: make(chan struct{}, 1), fatal: make(chan error, 1),
+		ackSig: make(chan struct{}, 1), fatal: make(chan error, 1), loopDone: make(chan struct{}),
 		sched: order.New(h.MaxInFlight), owned: map[int32]bool{}, ops: map[string]opRequest{},
 	}
 	// The pause flag and pending requests are read before anything is
@@ -120,6 +123,7 @@ func runHandler(ctx context.Context, o Options, h Handler) error {
 	go func() { defer wg.Done(); r.tailControl(loopCtx, ctlEnd) }()
 	r.fetchOK <- struct{}{}
 	err = r.loop(loopCtx)
+	close(r.loopDone)
 	cancelSends()
 	r.shutdown()
 	stop()
@@ -133,6 +137,8 @@ func (r *handlerRun) do(ctx context.Context, fn func()) {
 	select {
 	case r.calls <- func() { fn(); close(done) }:
 	case <-ctx.Done():
+		return
+	case <-r.loopDone:
 		return
 	}
 	select {
