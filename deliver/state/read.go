@@ -16,6 +16,12 @@ import (
 // used on are written without transactions, so the high watermark is the
 // end. kopts say how to connect (seed brokers, TLS, SASL).
 func ReadToEnd(ctx context.Context, kopts []kgo.Opt, topic string, partitions []int32, fn func(*kgo.Record)) (map[int32]int64, error) {
+	return ReadSince(ctx, kopts, topic, partitions, time.Time{}, fn)
+}
+
+// ReadSince is ReadToEnd from the first record at or after since (zero:
+// from the start).
+func ReadSince(ctx context.Context, kopts []kgo.Opt, topic string, partitions []int32, since time.Time, fn func(*kgo.Record)) (map[int32]int64, error) {
 	admCl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, err
@@ -26,7 +32,12 @@ func ReadToEnd(ctx context.Context, kopts []kgo.Opt, topic string, partitions []
 		err = ends.Error()
 	}
 	var starts kadm.ListedOffsets
-	if err == nil {
+	if err == nil && !since.IsZero() {
+		starts, err = adm.ListOffsetsAfterMilli(ctx, since.UnixMilli(), topic)
+		if err == nil {
+			err = starts.Error()
+		}
+	} else if err == nil {
 		starts, err = adm.ListStartOffsets(ctx, topic)
 		if err == nil {
 			err = starts.Error()
