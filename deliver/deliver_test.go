@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,25 @@ func produceEvents(t *testing.T, c *embeddedtest.Cluster, keys, n int) {
 			}
 			recs = append(recs, rec)
 		}
+	}
+	if err := c.Client.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceKeyed writes n events of one key, ids hot-<i>, seq i.
+func produceKeyed(t *testing.T, c *embeddedtest.Cluster, key string, n int) {
+	var recs []*kgo.Record
+	acc, _ := strconv.ParseInt(key, 10, 64)
+	for i := range n {
+		ev := &schemas.Event{EventID: fmt.Sprintf("hot-%s-%d", key, i), Source: "portabilling", EventType: "Account/Status/Changed",
+			Origin: schemas.OriginDirect, IAccount: &acc, OccurredAt: time.Now(), ReceivedAt: time.Now(),
+			Attributes: map[string]string{"seq": fmt.Sprint(i)}, Payload: `{}`}
+		rec, err := records.Event(c.Codec, topology.HandlerTopic(testHandler), key, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
 	}
 	if err := c.Client.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
