@@ -24,6 +24,10 @@ const (
 	commitEvery = 100 * time.Millisecond
 	// pollRecords is the most records one poll hands to the loop.
 	pollRecords = 1000
+	// maxCommitGap is how far (in offsets) an entry that is not final may
+	// hold its partition's commit point behind the fetch position before
+	// it is written to the state topic (order.Scheduler.Holdouts).
+	maxCommitGap = 16
 	// gaugeEvery is how often the pending and oldest-age gauges are
 	// recomputed (they walk every waiting entry).
 	gaugeEvery = time.Second
@@ -220,13 +224,16 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		if limit == 1 && len(due) == 0 {
 			r.brk.CancelProbe() // nothing to probe with yet
 		}
-	} else if until.Before(wake) {
+	} else if !until.IsZero() && until.Before(wake) {
 		wake = until
 	}
 	if w := r.sched.NextWake(); !w.IsZero() && w.Before(wake) {
 		wake = w
 	}
 	if now.Sub(r.lastCommit) >= commitEvery {
+		if h := r.sched.Holdouts(maxCommitGap); len(h) > 0 {
+			r.writeState(h, false)
+		}
 		r.commit(context.Background())
 		r.lastCommit = now
 	} else if c := r.lastCommit.Add(commitEvery); c.Before(wake) {

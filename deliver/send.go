@@ -103,8 +103,8 @@ func (r *handlerRun) finish(res result) {
 			d.Error = failReason
 		}
 	}
-	if res.poison == "" {
-		r.brk.Record(res.resp.Class != retry.Retriable, now)
+	if res.resp.Sent {
+		r.brk.Record(res.resp.Answered(), now)
 	}
 	e.LastError = d.Error
 	if e.LastError == "" && d.StatusCode != 0 && outcome != order.Done {

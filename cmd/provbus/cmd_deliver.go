@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/provbus/provbus/deliver"
 	"github.com/provbus/provbus/internal/kclient"
 	"github.com/provbus/provbus/schemas"
@@ -44,6 +46,7 @@ func runDeliver(ctx context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
 	metricsAddr := fs.String("metrics", defaultDeliverMetrics, `serve /metrics and /healthz here ("off": not at all)`)
 	noRestore := fs.Bool("no-restore", false, "testing only: do not restore waiting events (a restart loses them)")
+	sessionTimeout := fs.Duration("session-timeout", 0, "consumer group session timeout (default 45s); a killed instance's partitions move after it")
 	if err := parseFlags(fs, deliverUsage, args); err != nil {
 		return err
 	}
@@ -56,7 +59,7 @@ func runDeliver(ctx context.Context, g *globals, args []string) error {
 		fmt.Fprintln(os.Stderr, "provbus deliver: --no-restore: state restore OFF, waiting events are lost on restart")
 	}
 	return serveMetrics(ctx, e, *metricsAddr, func(ctx context.Context) error {
-		return runDelivery(ctx, e, *noRestore)
+		return runDelivery(ctx, e, deliverFlags{noRestore: *noRestore, sessionTimeout: *sessionTimeout})
 	})
 }
 
@@ -86,8 +89,15 @@ func (e *env) deliverHandlers() ([]deliver.Handler, error) {
 	return out, nil
 }
 
+// deliverFlags are `provbus deliver`'s tuning flags; zero values are the
+// defaults (provbus dev uses them).
+type deliverFlags struct {
+	noRestore      bool
+	sessionTimeout time.Duration
+}
+
 // runDelivery runs the configured handlers' delivery until ctx ends.
-func runDelivery(ctx context.Context, e *env, noRestore bool) error {
+func runDelivery(ctx context.Context, e *env, f deliverFlags) error {
 	handlers, err := e.deliverHandlers()
 	if err != nil {
 		return err
@@ -100,9 +110,12 @@ func runDelivery(ctx context.Context, e *env, noRestore bool) error {
 	if err != nil {
 		return err
 	}
+	if f.sessionTimeout > 0 {
+		kopts = append(kopts, kgo.SessionTimeout(f.sessionTimeout), kgo.HeartbeatInterval(f.sessionTimeout/5))
+	}
 	return deliver.Run(ctx, deliver.Options{
 		Kafka: kopts, Codec: schemas.NewCodec(reg, schemas.WithTopicPrefix(e.cfg.Topics.Prefix)),
-		Namespace: e.namespace(), Log: e.log.Named("deliver"), Metrics: e.metrics, NoRestore: noRestore,
+		Namespace: e.namespace(), Log: e.log.Named("deliver"), Metrics: e.metrics, NoRestore: f.noRestore,
 	}, handlers)
 }
 

@@ -142,7 +142,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	if run["deliver"] {
 		// Every handler with a url under deliver.handlers; none: nothing.
 		if len(e.cfg.Deliver.Handlers) > 0 {
-			grp.Go(func() error { return runDelivery(gctx, e, false) })
+			grp.Go(func() error { return runDelivery(gctx, e, deliverFlags{}) })
 		} else {
 			log.Info("deliver: no handler has a url (deliver.handlers); handler topics are not pushed anywhere")
 		}

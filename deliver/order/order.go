@@ -303,6 +303,31 @@ func (s *Scheduler) Commits() map[int32]int64 {
 	return out
 }
 
+// Holdouts bounds what a crash repeats. The commit point stops at the
+// lowest entry that is neither final nor durable, so one slow attempt (a
+// 10 s timeout) would let the partition's later records be delivered
+// without their offsets being committed, and a crash would send them all
+// again. Holdouts returns, to be written to the state topic, every entry
+// that is neither final nor stored and lies more than maxGap offsets
+// behind the partition's fetch position; once durable, the commit point
+// moves past them. A stored entry that was in flight at a crash is sent
+// again after the restart: the in-flight repeat it already was.
+func (s *Scheduler) Holdouts(maxGap int64) []*Entry {
+	var out []*Entry
+	for _, pt := range s.parts {
+		for _, e := range pt.fetched {
+			if e.Offset >= pt.next-maxGap {
+				break
+			}
+			if !e.final && !e.Stored {
+				e.Stored = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
 // Unacked returns how many fetched entries are neither final nor durable:
 // what a crash would make the partition re-read. The caller stops fetching
 // above a bound, which bounds memory too.

@@ -147,3 +147,34 @@ func TestRevokeForgetsInFlight(t *testing.T) {
 		t.Fatal("the revoked in-flight slot was not freed")
 	}
 }
+
+func TestHoldoutsBoundTheCommitGap(t *testing.T) {
+	s := New(20)
+	slow := entry(0, 0, "slow")
+	s.Add(slow)
+	s.Add(entry(0, 1, "slow"))
+	for i := int64(2); i < 10; i++ {
+		s.Add(entry(0, i, fmt.Sprint("k", i)))
+	}
+	for _, e := range s.Due(t0, 0) {
+		if e != slow {
+			s.Finish(e, Done, time.Time{})
+		}
+	}
+	if c := s.Commits(); c[0] != 0 {
+		t.Fatalf("commit %v: the slow head holds the partition", c)
+	}
+	h := s.Holdouts(5)
+	if keysOf(h) != "slow@0 slow@1 " {
+		t.Fatalf("Holdouts = %q, want the slow key's entries", keysOf(h))
+	}
+	for _, e := range h {
+		s.Durable(e)
+	}
+	if c := s.Commits(); c[0] != 10 {
+		t.Fatalf("commit %v: durable holdouts must free the partition", c)
+	}
+	if w, del := s.Finish(slow, Done, time.Time{}); !del || len(w) != 1 {
+		t.Fatal("a stored holdout's outcome must delete its row")
+	}
+}

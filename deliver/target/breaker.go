@@ -5,11 +5,14 @@ import (
 	"time"
 )
 
-// Breaker is a handler's circuit breaker. After Threshold retriable
-// failures in a row it opens: no request goes out until the cool-down
-// ends, then one probe does. A probe that succeeds closes it; one that
-// fails opens it again for twice as long, up to MaxCooldown. Permanent
-// failures (4xx) are answers from a working target and count as success.
+// Breaker is a handler's circuit breaker. After Threshold requests in a
+// row that got no answer at all (connection refused or reset, timeout) it
+// opens: no request goes out until the cool-down ends, then one probe
+// does. A probe that is answered closes it; one that is not opens it again
+// for twice as long, up to MaxCooldown. Any HTTP answer, a 5xx included,
+// shows the target is up: a 5xx is about one event, and per-key retries
+// deal with it — counting them would let one failing key (retried often)
+// stop the whole handler.
 type Breaker struct {
 	Threshold   int
 	Cooldown    time.Duration
@@ -22,30 +25,35 @@ type Breaker struct {
 	probing  bool
 }
 
-// NewBreaker returns a breaker opening after 10 failures in a row, for 5 s
-// at first and at most 5 min.
+// NewBreaker returns a breaker opening after 10 unanswered requests in a
+// row, for 5 s at first and at most 1 min.
 func NewBreaker() *Breaker {
-	return &Breaker{Threshold: 10, Cooldown: 5 * time.Second, MaxCooldown: 5 * time.Minute}
+	return &Breaker{Threshold: 10, Cooldown: 5 * time.Second, MaxCooldown: time.Minute}
 }
 
-// Allow reports whether a request may go out at now, and until when the
-// caller should wait otherwise. While half open it allows one probe.
+// Allow reports whether a request may go out at now, and otherwise until
+// when the caller should wait (zero while a probe is out: its result
+// decides). While half open it allows one probe.
 func (b *Breaker) Allow(now time.Time) (bool, time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openedAt.IsZero() {
 		return true, time.Time{}
 	}
+	if b.probing {
+		return false, time.Time{} // the probe's result decides
+	}
 	until := b.openedAt.Add(b.wait)
-	if now.Before(until) || b.probing {
+	if now.Before(until) {
 		return false, until
 	}
 	b.probing = true
 	return true, time.Time{}
 }
 
-// Record counts the result of an allowed request.
-func (b *Breaker) Record(ok bool, now time.Time) {
+// Record counts an allowed request that was sent: answered or not.
+func (b *Breaker) Record(answered bool, now time.Time) {
+	ok := answered
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	probe := b.probing

@@ -73,7 +73,13 @@ type Response struct {
 	Excerpt    string
 	Err        error
 	Latency    time.Duration
+	// Sent: the request went out (it may have got no answer).
+	Sent bool
 }
+
+// Answered reports whether the target answered at all: any HTTP status,
+// even a 5xx, shows it is up.
+func (r Response) Answered() bool { return r.Status != 0 }
 
 // Send posts req and reads at most ExcerptBytes of the answer. It waits for
 // the rate limit first; ctx ends the wait and the request.
@@ -103,14 +109,14 @@ func (t *Target) Send(ctx context.Context, req Request) Response {
 	start := time.Now()
 	resp, err := t.client.Do(hr)
 	if err != nil {
-		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start)}
+		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start), Sent: true}
 	}
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptBytes))
 	// Drain a little more so the connection can be reused, no more: the
 	// target decides the size of its answers.
 	io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
 	resp.Body.Close()
-	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: string(excerpt), Latency: time.Since(start)}
+	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: string(excerpt), Latency: time.Since(start), Sent: true}
 	if r.Class == retry.Retriable {
 		r.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
