@@ -288,3 +288,21 @@ func (a Admin) matches(ctx context.Context, row *state.Row, f RedriveFilter) (bo
 	eq := func(p *int64, want *int64) bool { return want == nil || p != nil && *p == *want }
 	return eq(ev.IAccount, f.Account) && eq(ev.ICustomer, f.Customer) && (f.MSISDN == "" || ev.MSISDN != nil && *ev.MSISDN == f.MSISDN), nil
 }
+
+// Attempts returns the recorded attempts of the handler records keyed by
+// key (an entity id), oldest first, read from the partition of
+// provbus.deliveries the key hashes to (partition picks it: the handler
+// record's partition), from since on (zero: everything kept).
+func (a Admin) Attempts(ctx context.Context, key string, partition int32, since time.Time) ([]schemas.Delivery, error) {
+	var out []schemas.Delivery
+	_, err := state.ReadSince(ctx, a.Kafka, a.topic(topology.TopicDeliveries), []int32{partition}, since, func(r *kgo.Record) {
+		if string(r.Key) != key {
+			return
+		}
+		var d schemas.Delivery
+		if _, err := a.Codec.Decode(ctx, r.Value, &d); err == nil {
+			out = append(out, d)
+		}
+	})
+	return out, err
+}

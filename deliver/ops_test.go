@@ -140,6 +140,22 @@ func TestRedriveResendsWithSameID(t *testing.T) {
 	}
 	waitFor(t, "the redriven event", 20*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return ids["e-3-1"] == 2 })
 	waitStatus(t, a, func(s Status) bool { return s.Failed == 0 && s.Delivered == 12 })
+	// The history of key 3: e-3-1 failed, then was delivered by the redrive.
+	var outcomes []string
+	for p := int32(0); p < 2; p++ {
+		atts, err := a.Attempts(context.Background(), "3", p, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range atts {
+			if d.EventID == "e-3-1" {
+				outcomes = append(outcomes, fmt.Sprintf("%d:%s", d.StatusCode, d.Outcome))
+			}
+		}
+	}
+	if fmt.Sprint(outcomes) != "[422:failed 202:delivered]" {
+		t.Fatalf("attempts of e-3-1: %v", outcomes)
+	}
 }
 
 // on_permanent_failure=block holds the key (and only it) until unblock.
