@@ -16,21 +16,26 @@ import (
 )
 
 // printAttempts prints, after history's table, the delivery attempts of
-// the entity's handler records (provbus.deliveries) and each record's
-// final outcome, grouped under the handler record they are about.
+// the entity's records of delivered handlers (deliver.handlers) from
+// provbus.deliveries, and each record's final outcome, grouped under the
+// handler record they are about.
 func printAttempts(ctx context.Context, e *env, codec *schemas.Codec, ent eventlog.Entity, entries []eventlog.Entry, win eventlog.Window) error {
 	type ref struct {
 		handlerTopic string
 		partition    int32
 		offset       int64
 	}
+	delivered := map[string]bool{} // handler topics with a url
+	for name := range e.cfg.Deliver.Handlers {
+		delivered[topology.HandlerTopic(name)] = true
+	}
 	var recs []ref
 	for _, en := range entries {
-		if t, ok := e.namespace().Logical(en.Record.Topic); ok && strings.HasPrefix(t, topology.HandlerTopicPrefix) {
+		if t, ok := e.namespace().Logical(en.Record.Topic); ok && delivered[t] {
 			recs = append(recs, ref{t, en.Record.Partition, en.Record.Offset})
 		}
 	}
-	if len(recs) == 0 || len(e.cfg.Deliver.Handlers) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
 	kopts, err := kclient.Opts(e.cfg.Kafka, nil)
