@@ -55,6 +55,8 @@ type Entry struct {
 	LastError string
 
 	final, inFlight, revoked bool
+	// unacked: fetched, and neither final nor durable yet (Unacked).
+	unacked bool
 }
 
 // Final reports whether the entry reached a final outcome.
@@ -83,6 +85,8 @@ type Scheduler struct {
 	maxInFlight int
 	inFlight    int
 	paused      bool
+
+	unacked int // fetched entries neither final nor durable
 
 	keys  map[string][]*Entry // per key, in offset order; [0] is the head
 	ready []string            // keys whose head is due now, FIFO
@@ -137,6 +141,8 @@ func (s *Scheduler) Add(e *Entry) (added bool, writes []*Entry) {
 		return false, nil
 	}
 	pt.fetched = append(pt.fetched, e)
+	e.unacked = true
+	s.unacked++
 	q := s.keys[e.Key]
 	s.push(e)
 	if len(q) > 0 && q[0].Stored {
@@ -229,6 +235,7 @@ func (s *Scheduler) Finish(e *Entry, r Result, at time.Time) (writes []*Entry, t
 	switch r {
 	case Done:
 		e.final = true
+		s.acked(e)
 		s.pop(e)
 		if e.Stored {
 			return []*Entry{e}, true
@@ -277,6 +284,15 @@ func (s *Scheduler) pop(e *Entry) {
 func (s *Scheduler) Durable(e *Entry) {
 	if !e.revoked {
 		e.Durable = true
+		s.acked(e)
+	}
+}
+
+// acked takes e out of the Unacked count once it is final or durable.
+func (s *Scheduler) acked(e *Entry) {
+	if e.unacked {
+		e.unacked = false
+		s.unacked--
 	}
 }
 
@@ -308,9 +324,9 @@ func (s *Scheduler) Commits() map[int32]int64 {
 // 10 s timeout) would let the partition's later records be delivered
 // without their offsets being committed, and a crash would send them all
 // again. Holdouts returns, to be written to the state topic, every entry
-// that is neither final nor stored and lies more than maxGap offsets
-// behind the partition's fetch position; once durable, the commit point
-// moves past them. A stored entry that was in flight at a crash is sent
+// that is neither final nor stored, lies more than maxGap offsets behind
+// the partition's fetch position and belongs to a key whose head was
+// tried; once durable, the commit point moves past them. A stored entry that was in flight at a crash is sent
 // again after the restart: the in-flight repeat it already was.
 func (s *Scheduler) Holdouts(maxGap int64) []*Entry {
 	var out []*Entry
@@ -319,7 +335,10 @@ func (s *Scheduler) Holdouts(maxGap int64) []*Entry {
 			if e.Offset >= pt.next-maxGap {
 				break
 			}
-			if !e.final && !e.Stored {
+			// Only keys whose head was tried: an entry waiting for a free
+			// in-flight slot holds the commit point briefly, and storing
+			// every such entry of a large poll would double the writes.
+			if h := s.Head(e.Key); !e.final && !e.Stored && h != nil && h.Attempt > 0 {
 				e.Stored = true
 				out = append(out, e)
 			}
@@ -331,21 +350,16 @@ func (s *Scheduler) Holdouts(maxGap int64) []*Entry {
 // Unacked returns how many fetched entries are neither final nor durable:
 // what a crash would make the partition re-read. The caller stops fetching
 // above a bound, which bounds memory too.
-func (s *Scheduler) Unacked() int {
-	n := 0
-	for _, pt := range s.parts {
-		for _, e := range pt.fetched {
-			if !e.final && !e.Durable {
-				n++
-			}
-		}
-	}
-	return n
-}
+func (s *Scheduler) Unacked() int { return s.unacked }
 
 // Revoke forgets a partition that was taken away. Its in-flight attempts
 // finish without effect; the new owner restores what was stored.
 func (s *Scheduler) Revoke(p int32) {
+	if pt := s.parts[p]; pt != nil {
+		for _, e := range pt.fetched {
+			s.acked(e)
+		}
+	}
 	for key, q := range s.keys {
 		if len(q) == 0 || q[0].Partition != p {
 			continue
@@ -399,6 +413,7 @@ func (s *Scheduler) SkipHead(key string) *Entry {
 		return nil
 	}
 	e.final = true
+	s.acked(e)
 	s.pop(e)
 	return e
 }

@@ -42,11 +42,17 @@ func TestPerKeyOrderAndIsolation(t *testing.T) {
 	if c := s.Commits(); c[0] != 0 {
 		t.Fatalf("commit = %v, want offset 0", c)
 	}
+	if n := s.Unacked(); n != 3 {
+		t.Fatalf("Unacked = %d, want a's three stored-but-unacknowledged entries", n)
+	}
 	for _, e := range writes {
 		s.Durable(e)
 	}
 	if c := s.Commits(); c[0] != 5 {
 		t.Fatalf("commit = %v, want 5: everything is final or durable", c)
+	}
+	if n := s.Unacked(); n != 0 {
+		t.Fatalf("Unacked = %d, want 0", n)
 	}
 	// A later record of a is stored at once: its head lives in state.
 	a5 := entry(0, 5, "a")
