@@ -212,7 +212,12 @@ func (r *handlerRun) loop(ctx context.Context) error {
 // wants to run again at the latest.
 func (r *handlerRun) step(now time.Time) time.Time {
 	wake := now.Add(time.Second)
-	if ok, until := r.brk.Allow(now); ok {
+	sending := !r.sched.Paused()
+	if ok, until := r.brk.Allow(now); !sending {
+		if ok {
+			r.brk.CancelProbe()
+		}
+	} else if ok {
 		limit := 0
 		if r.brk.Open() {
 			limit = 1 // the probe
@@ -224,10 +229,15 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		if limit == 1 && len(due) == 0 {
 			r.brk.CancelProbe() // nothing to probe with yet
 		}
-	} else if !until.IsZero() && until.Before(wake) {
-		wake = until
+	} else {
+		sending = false
+		if !until.IsZero() && until.Before(wake) {
+			wake = until
+		}
 	}
-	if w := r.sched.NextWake(); !w.IsZero() && w.Before(wake) {
+	// Waiting heads matter only while sending: paused or behind an open
+	// breaker, their (past) due times would spin the loop.
+	if w := r.sched.NextWake(); sending && !w.IsZero() && w.Before(wake) {
 		wake = w
 	}
 	if now.Sub(r.lastCommit) >= commitEvery {
@@ -242,6 +252,9 @@ func (r *handlerRun) step(now time.Time) time.Time {
 	if r.wantFetch && r.sched.Unacked() < r.unackedBound() {
 		r.wantFetch = false
 		r.fetchOK <- struct{}{}
+	}
+	if floor := now.Add(time.Millisecond); wake.Before(floor) {
+		wake = floor
 	}
 	return wake
 }
