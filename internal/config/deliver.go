@@ -95,8 +95,10 @@ func (h DeliverHandler) WithDefaults() DeliverHandler {
 func (d Deliver) validate(bad func(key, format string, a ...any)) {
 	for name, h := range d.Handlers {
 		key := "deliver.handlers." + name
-		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key+".url", "%q is not an http(s) URL", h.URL)
+		if u, err := url.Parse(h.URL); err != nil {
+			bad(key+".url", "not a URL") // the text may hold a secret: not repeated
+		} else if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			bad(key+".url", "%q is not an http(s) URL", u.Redacted())
 		} else if u.User != nil {
 			bad(key+".url", "put credentials in bearer_token, not in the URL")
 		}

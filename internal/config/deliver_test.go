@@ -47,6 +47,9 @@ func TestDeliverValidationNamesTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want it to name %s", body, err, want)
 		}
+		if err != nil && strings.Contains(err.Error(), "u:p@") {
+			t.Errorf("%s: the error repeats the URL's credentials: %v", body, err)
+		}
 	}
 }
 
