@@ -106,9 +106,12 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde()}
 	// sr.Serde binds an id to one Go type: the quarantine record or the
 	// event envelope.
-	if isQuarantine(schema) {
+	switch recordName(schema) {
+	case "Quarantined":
 		ts.serde.Register(ss.ID, (*Quarantined)(nil), appendEncoder(schema))
-	} else {
+	case "Delivery":
+		ts.serde.Register(ss.ID, (*Delivery)(nil), appendEncoder(schema))
+	default:
 		ts.serde.Register(ss.ID, (*Event)(nil), appendEncoder(schema))
 	}
 	c.topics.Store(topic, ts)
@@ -119,7 +122,7 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 // Subject is the TopicNameStrategy value subject of a topic.
 func Subject(topic string) string { return topic + "-value" }
 
-// Encode appends the wire-format encoding of v (an *Event or *Quarantined)
+// Encode appends the wire-format encoding of v (an *Event, *Quarantined or *Delivery)
 // for topic to dst. The topic must have been prepared with Use.
 func (c *Codec) Encode(dst []byte, topic string, v any) ([]byte, error) {
 	ts, ok := c.topic(topic)
@@ -156,7 +159,7 @@ func (c *Codec) registerDecoder(id int, schema avro.Schema) {
 	c.decoder.Register(id, (*Event)(nil), sr.DecodeFn(decoder(schema)))
 }
 
-// Decode decodes a wire-format value into v (an *Event or *Quarantined),
+// Decode decodes a wire-format value into v (an *Event, *Quarantined or *Delivery),
 // resetting v first. It returns the writer's schema id. Errors wrap
 // ErrNotWireFormat, ErrUnknownSchema or ErrUndecodable for poison, or the
 // registry's error when it could not be reached (retriable).
@@ -208,9 +211,12 @@ func (c *Codec) learn(ctx context.Context, id int) error {
 	return nil
 }
 
-func isQuarantine(s avro.Schema) bool {
-	rs, ok := s.(*avro.RecordSchema)
-	return ok && rs.Name() == "Quarantined"
+// recordName is the name of a record schema ("" for any other schema).
+func recordName(s avro.Schema) string {
+	if rs, ok := s.(*avro.RecordSchema); ok {
+		return rs.Name()
+	}
+	return ""
 }
 
 // writerPool recycles Avro writers so encoding allocates nothing per record
@@ -242,5 +248,7 @@ func reset(v any) {
 		*t = Event{}
 	case *Quarantined:
 		*t = Quarantined{}
+	case *Delivery:
+		*t = Delivery{}
 	}
 }

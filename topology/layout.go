@@ -19,6 +19,7 @@ const (
 	RoleQuarantine TopicRole = "quarantine" // unknown or unparseable input: kept forever
 	RoleDLQ        TopicRole = "dlq"        // poison records: kept forever
 	RoleState      TopicRole = "state"      // compacted changelogs and tables
+	RoleHistory    TopicRole = "history"    // delivery attempts: kept DeliveriesRetention
 )
 
 // TopicSpec is one topic as topology apply creates it.
@@ -76,6 +77,9 @@ var stateTopics = []StateTopic{
 	{Name: TopicCustomerMembers, Key: "<i_customer>/<i_account>, partitioned by i_customer"},
 	{Name: TopicProductMembers, Key: "<i_product>/<i_account>, partitioned by i_product"},
 	{Name: TopicRouteDedup, Key: "<input topic>/<partition>/<bucket>/<seq>"},
+	{Name: TopicDeliverState, Key: "<handler slug>/<partition>/<offset>, in the handler record's partition"},
+	{Name: TopicDeliverFailed, Key: "<handler slug>/<event_id>, in the handler record's partition"},
+	{Name: TopicDeliverControl, Key: "<handler slug>/paused or <handler slug>/op/<id>"},
 }
 
 // State topics (compacted). Their names are contracts for operators: they
@@ -135,6 +139,7 @@ func (c *Catalog) Layout(o LayoutOptions) []TopicSpec {
 	}
 	add(TopicQuarantine, RoleQuarantine, "source", true, forever)
 	add(TopicDLQ, RoleDLQ, "the original record's key", false, forever)
+	add(TopicDeliveries, RoleHistory, "the handler record's key", true, map[string]string{"retention.ms": strconv.FormatInt(DeliveriesRetention.Milliseconds(), 10), "cleanup.policy": "delete"})
 	for _, s := range stateTopics {
 		compact := map[string]string{"cleanup.policy": "compact"}
 		if s.Facts {

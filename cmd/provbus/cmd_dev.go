@@ -37,7 +37,7 @@ type devFlags struct {
 }
 
 // devComponents are the pieces `provbus dev` can run, in start order.
-var devComponents = []string{"broker", "registry", "ingest", "process"}
+var devComponents = []string{"broker", "registry", "ingest", "process", "deliver"}
 
 func runDev(ctx context.Context, g *globals, args []string) error {
 	var f devFlags
@@ -147,6 +147,14 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 			return err
 		}
 		grp.Go(func() error { return runProcessors(gctx, deps) })
+	}
+	if run["deliver"] {
+		// Every handler with a url under deliver.handlers; none: nothing.
+		if len(e.cfg.Deliver.Handlers) > 0 {
+			grp.Go(func() error { return runDelivery(gctx, e, deliverFlags{}) })
+		} else {
+			log.Info("deliver: no handler has a url (deliver.handlers); handler topics are not pushed anywhere")
+		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ln, err := net.Listen("tcp", f.http)

@@ -23,6 +23,7 @@ type Config struct {
 	Topics   Topics   `yaml:"topics"`
 	Ingest   Ingest   `yaml:"ingest"`
 	Process  Process  `yaml:"process"`
+	Deliver  Deliver  `yaml:"deliver"`
 	// Catalog is the path of a catalog override file ("" = the built-in
 	// catalog only).
 	Catalog string  `yaml:"catalog"`

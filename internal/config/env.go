@@ -34,7 +34,10 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 			}
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return applyDeliverEnv(cfg, lookup)
 }
 
 // EnvNames lists every environment variable Load reads, for the docs.
@@ -66,6 +69,9 @@ func walk(v reflect.Value, prefix string, fn func(string, reflect.Value)) {
 		}
 		name := prefix + "_" + strings.ToUpper(tag)
 		f := v.Field(i)
+		if f.Kind() == reflect.Map {
+			continue // keyed by name: see applyDeliverEnv
+		}
 		if f.Kind() == reflect.Struct {
 			walk(f, name, fn)
 			continue
@@ -77,7 +83,10 @@ func walk(v reflect.Value, prefix string, fn func(string, reflect.Value)) {
 	}
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var (
+	durationType  = reflect.TypeOf(Duration(0))
+	durationsType = reflect.TypeOf([]Duration(nil))
+)
 
 func setValue(f reflect.Value, v string) error {
 	if f.Type() == durationType {
@@ -86,6 +95,18 @@ func setValue(f reflect.Value, v string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(d))
+		return nil
+	}
+	if f.Type() == durationsType {
+		var ds []Duration
+		for _, p := range strings.Split(v, ",") {
+			d, err := ParseDuration(strings.TrimSpace(p))
+			if err != nil {
+				return err
+			}
+			ds = append(ds, d)
+		}
+		f.Set(reflect.ValueOf(ds))
 		return nil
 	}
 	switch f.Kind() {

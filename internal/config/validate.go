@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 	if c.Process.WatermarkSkew < 0 {
 		bad("process.watermark_skew", "must not be negative")
 	}
+	c.Deliver.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
