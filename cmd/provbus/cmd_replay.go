@@ -18,6 +18,7 @@ import (
 func init() {
 	commands["replay"] = command{
 		summary: "print (or re-publish) the events of a time window of topics",
+		example: "provbus replay --source portabilling --from -24h --format parquet --out day.parquet\nprovbus replay --handler IPTV --from 2024-05-01 --account 1042",
 		run:     runReplay,
 	}
 }
