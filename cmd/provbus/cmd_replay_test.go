@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2/ocf"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
@@ -16,7 +17,7 @@ import (
 	"github.com/provbus/provbus/schemas"
 )
 
-// TestReplayBinaryFormats runs `provbus replay --format parquet --out`
+// TestReplayBinaryFormats runs `provbus replay --format parquet|avro --out`
 // through the command table and reads the files back.
 func TestReplayBinaryFormats(t *testing.T) {
 	ctx := context.Background()
@@ -72,4 +73,29 @@ func TestReplayBinaryFormats(t *testing.T) {
 		t.Errorf("parquet event ids %v, want %v", got, want)
 	}
 
+	av := filepath.Join(dir, "w.avro")
+	if code, _, errs := capture(t, append(base, "--format", "avro", "--out", av)...); code != 0 {
+		t.Fatalf("replay avro: exit %d\n%s", code, errs)
+	}
+	af, err := os.Open(av)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer af.Close()
+	dec, err := ocf.NewDecoder(af)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for dec.HasNext() {
+		var ev schemas.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.EventID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("avro event ids %v, want %v", got, want)
+	}
 }

@@ -68,6 +68,8 @@ func NewWriter(format string, w io.Writer, o WriterOptions) (Writer, error) {
 		return newTable(w, o), nil
 	case FormatParquet:
 		return newParquet(w, o), nil
+	case FormatAvro:
+		return newAvro(w, o)
 	}
 	return nil, fmt.Errorf("format %q: want %s", format, strings.Join(Formats, ", "))
 }

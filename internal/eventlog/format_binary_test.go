@@ -3,11 +3,14 @@ package eventlog
 import (
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/ocf"
 	"github.com/parquet-go/parquet-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -149,6 +152,94 @@ func TestParquetStreamsRowGroups(t *testing.T) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAvroRoundTrip reads the container back with hamba's OCF decoder: its
+// schema is the topic's value schema, its records the events.
+func TestAvroRoundTrip(t *testing.T) {
+	es := sampleEntries()
+	const tp = "portabilling.account"
+	raw := writeAll(t, FormatAvro, WriterOptions{Topics: []string{tp}}, es)
+	dec, err := ocf.NewDecoder(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSchema, err := schemas.ValueSchema(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := avro.MustParse(wantSchema)
+	if dec.Schema().Fingerprint() != ws.Fingerprint() {
+		t.Errorf("file schema %s\nwant the topic's %s", dec.Schema(), ws)
+	}
+	if c := string(dec.Metadata()["avro.codec"]); c != "zstandard" {
+		t.Errorf("codec %q, want zstandard", c)
+	}
+	var got []schemas.Event
+	for dec.HasNext() {
+		var ev schemas.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	if dec.Error() != nil && dec.Error() != io.EOF {
+		t.Fatal(dec.Error())
+	}
+	if len(got) != len(es) {
+		t.Fatalf("%d records, want %d", len(got), len(es))
+	}
+	for i, e := range es {
+		want := *e.Event
+		want.OccurredAt, want.ReceivedAt = want.OccurredAt.UTC(), want.ReceivedAt.UTC()
+		if len(want.Attributes) == 0 {
+			want.Attributes = map[string]string{}
+		}
+		g := got[i]
+		g.OccurredAt, g.ReceivedAt = g.OccurredAt.UTC(), g.ReceivedAt.UTC()
+		if !reflect.DeepEqual(g, want) {
+			t.Errorf("record %d:\n got %+v\nwant %+v", i, g, want)
+		}
+	}
+}
+
+// TestAvroSchemaOverTopics: several topics share the envelope with the ids
+// of every source they carry; the quarantine topic is refused in a mix.
+func TestAvroSchemaOverTopics(t *testing.T) {
+	s, err := AvroSchema([]string{"portabilling.account", "transatel.subscriber"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := avro.MustParse(s).(*avro.RecordSchema)
+	fields := map[string]bool{}
+	for _, f := range rs.Fields() {
+		fields[f.Name()] = true
+	}
+	if rs.Name() != "ProvbusReplayEvent" || !fields["i_account"] || !fields["msisdn"] || fields["object_id"] {
+		t.Errorf("schema %s: fields %v", rs.Name(), fields)
+	}
+	raw := writeAll(t, FormatAvro, WriterOptions{Topics: []string{"portabilling.account", "transatel.subscriber", "jerasoft.client"}}, mixedEntries())
+	dec, err := ocf.NewDecoder(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for dec.HasNext() {
+		var ev schemas.Event
+		if err := dec.Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.EventID == "t1" && (ev.MSISDN == nil || *ev.MSISDN != "+33612345678") {
+			t.Errorf("transatel event lost its msisdn: %+v", ev)
+		}
+		n++
+	}
+	if n != len(mixedEntries()) {
+		t.Errorf("%d records, want %d", n, len(mixedEntries()))
+	}
+	if _, err := AvroSchema([]string{"portabilling.account", schemas.QuarantineTopic}); err == nil {
+		t.Error("a mix with the quarantine topic is accepted")
 	}
 }
 
