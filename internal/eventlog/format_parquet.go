@@ -80,8 +80,9 @@ type parquetWriter struct {
 func newParquet(w io.Writer, _ WriterOptions) *parquetWriter {
 	return &parquetWriter{
 		w: parquet.NewGenericWriter[parquetRow](w,
-			// The fastest zstd level: still about 4x smaller than NDJSON,
-			// and replay stays as fast as with NDJSON (BENCHMARKS.md).
+			// The fastest zstd level: no bigger than the default on the
+			// benchmark's events, and it keeps replay within 0.8x of
+			// NDJSON (docs/decisions.md, BENCHMARKS.md).
 			parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 			parquet.CreatedBy("provbus", "", ""),
 		),
