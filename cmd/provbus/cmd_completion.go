@@ -91,7 +91,8 @@ func describeCommands(ctx context.Context) ([]cmdSpec, error) {
 			s := cmdSpec{name: name, sub: sub, summary: cmd.summary}
 			got.VisitAll(func(f *flag.Flag) {
 				b, ok := f.Value.(interface{ IsBoolFlag() bool })
-				s.flags = append(s.flags, flagSpec{name: f.Name, usage: f.Usage, valued: !ok || !b.IsBoolFlag()})
+				_, usage := flag.UnquoteUsage(f)
+				s.flags = append(s.flags, flagSpec{name: f.Name, usage: usage, valued: !ok || !b.IsBoolFlag()})
 			})
 			out = append(out, s)
 		}
@@ -228,7 +229,7 @@ func writeShellFunctions(w io.Writer, spec []cmdSpec) error {
 func globalSpecs() []flagSpec {
 	var out []flagSpec
 	for _, f := range globalFlags {
-		out = append(out, flagSpec{name: f.name, usage: f.usage, valued: true})
+		out = append(out, flagSpec{name: f.name, usage: strings.ReplaceAll(f.usage, "`", ""), valued: true})
 	}
 	return out
 }

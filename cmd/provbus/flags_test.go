@@ -297,3 +297,19 @@ func TestCompletionZsh(t *testing.T) {
 		checkCandidates(t, "zsh", c, got)
 	}
 }
+
+func TestHelpCommand(t *testing.T) {
+	if code, _, errs := capture(t, "help"); code != 0 || !strings.Contains(errs, "replay") || !strings.Contains(errs, "-brokers host:port") {
+		t.Errorf("provbus help: exit %d\n%s", code, errs)
+	}
+	firstLine := func(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+	if code, _, errs := capture(t, "help", "replay"); code != 0 || !strings.Contains(errs, firstLine(commands["replay"].example)) {
+		t.Errorf("provbus help replay: exit %d\n%s", code, errs)
+	}
+	if code, _, errs := capture(t, "help", "dlq"); code != 0 || !strings.Contains(errs, "list|redrive") || !strings.Contains(errs, firstLine(commands["dlq"].example)) {
+		t.Errorf("provbus help dlq: exit %d\n%s", code, errs)
+	}
+	if code, _, _ := capture(t, "completion"); code != 2 {
+		t.Errorf("provbus completion without a shell: exit %d, want 2", code)
+	}
+}

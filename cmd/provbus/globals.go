@@ -25,10 +25,11 @@ type globalFlag struct {
 }
 
 var globalFlags = []globalFlag{
-	{"brokers", "comma-separated Kafka seed brokers (env PROVBUS_BROKERS; default 127.0.0.1:9092)", func(g *globals) *string { return &g.brokers }},
-	{"registry", "Schema Registry URL (env PROVBUS_REGISTRY; default http://127.0.0.1:8081)", func(g *globals) *string { return &g.registry }},
-	{"config", "path to provbus.yaml (env PROVBUS_CONFIG)", func(g *globals) *string { return &g.configPath }},
-	{"log-level", "debug, info, warn or error (default info)", func(g *globals) *string { return &g.logLevel }},
+	// A `word` in the usage names the value in --help (flag.UnquoteUsage).
+	{"brokers", "Kafka seed brokers, a comma-separated `host:port` list (env PROVBUS_BROKERS; default 127.0.0.1:9092)", func(g *globals) *string { return &g.brokers }},
+	{"registry", "Schema Registry `URL` (env PROVBUS_REGISTRY; default http://127.0.0.1:8081)", func(g *globals) *string { return &g.registry }},
+	{"config", "`path` to provbus.yaml (env PROVBUS_CONFIG)", func(g *globals) *string { return &g.configPath }},
+	{"log-level", "log `level`: debug, info, warn or error (default info)", func(g *globals) *string { return &g.logLevel }},
 }
 
 func (g *globals) register(fs *flag.FlagSet) { g.registerMissing(fs) }

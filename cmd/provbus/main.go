@@ -63,6 +63,13 @@ func run(ctx context.Context, argv []string) int {
 		return 2
 	}
 	name, args := fs.Arg(0), fs.Args()[1:]
+	if name == "help" { // provbus help [command]
+		if len(args) == 0 {
+			usage(fs)
+			return 0
+		}
+		name, args = args[0], []string{"--help"}
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(stderr, "provbus: unknown command %q", name)
@@ -104,7 +111,7 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(stderr, "\nglobal flags (before or after the command):\n")
 	fs.SetOutput(stderr)
 	fs.PrintDefaults()
-	fmt.Fprintf(stderr, "\n'provbus <command> --help' shows a command's flags and an example;\n'provbus completion bash|zsh|fish' prints a shell completion script.\n")
+	fmt.Fprintf(stderr, "\n'provbus help <command>' or 'provbus <command> --help' shows a command's flags and an\nexample; 'provbus completion bash|zsh|fish' prints a shell completion script.\n")
 }
 
 // commandHelp is --help of a command that has subcommands.

@@ -118,8 +118,10 @@ func load(b *testing.B, c *cluster, tp string, n int, at time.Time) {
 // BenchmarkReplayFormats compares the output formats on the same records:
 // decode/<format> is the per-record path over fetched records, kfake/<format>
 // the whole replay of PROVBUS_BENCH_RECORDS records (default 200 000) from
-// the embedded broker, written to io.Discard. BENCHMARKS.md holds the
-// figures; Parquet and Avro must stay ≥ 0.8× NDJSON.
+// the embedded broker, written to io.Discard. Besides records/s each
+// reports records/cpu-s, records per second of the process's CPU time,
+// which a loaded machine does not skew. BENCHMARKS.md holds the figures;
+// Parquet and Avro must stay ≥ 0.8× NDJSON.
 func BenchmarkReplayFormats(b *testing.B) {
 	c := startCluster(b)
 	tp := topic("portabilling.account")
@@ -142,6 +144,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := cpuTime()
 			for i := 0; i < b.N; i++ {
 				if err := p.Handle(ctx, rs[i%len(rs)]); err != nil {
 					b.Fatal(err)
@@ -150,6 +153,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 			if err := w.Close(); err != nil {
 				b.Fatal(err)
 			}
+			reportCPU(b, b.N, cpuTime()-cpu)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
@@ -165,6 +169,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 				loaded = true
 			}
 			b.ResetTimer()
+			cpu := cpuTime()
 			for i := 0; i < b.N; i++ {
 				w, err := NewWriter(format, io.Discard, opts)
 				if err != nil {
@@ -178,7 +183,14 @@ func BenchmarkReplayFormats(b *testing.B) {
 					b.Fatalf("wrote %d of %d", p.Stats.Written, n)
 				}
 			}
+			reportCPU(b, n*b.N, cpuTime()-cpu)
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 		})
+	}
+}
+
+func reportCPU(b *testing.B, records int, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(records)/cpu.Seconds(), "records/cpu-s")
 	}
 }
