@@ -13,10 +13,9 @@ import (
 // Registered here rather than in main.go so the catalog command is one file.
 func init() {
 	commands["catalog"] = command{
-		summary:     "print the event catalog: handlers, event types, subscriptions, inheritance",
-		example:     "provbus catalog handler IPTV --format json\nprovbus catalog events --catalog catalog-override.yaml",
-		subcommands: []string{"handlers", "events", "handler", "event"},
-		run:         runCatalog,
+		summary: "print the event catalog: handlers, event types, subscriptions, inheritance",
+		example: "provbus catalog handler IPTV --format json\nprovbus catalog events --catalog catalog-override.yaml",
+		run:     runCatalog,
 	}
 }
 
