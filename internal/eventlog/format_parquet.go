@@ -85,6 +85,10 @@ func newParquet(w io.Writer, _ WriterOptions) *parquetWriter {
 			// NDJSON (docs/decisions.md, BENCHMARKS.md).
 			parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 			parquet.CreatedBy("provbus", "", ""),
+			// Min/max of a JSON document or of free-form attribute values
+			// prune nothing and cost a comparison per value.
+			parquet.SkipPageBounds("payload"),
+			parquet.SkipPageBounds("attributes", "key_value", "value"),
 		),
 		rows:          make([]parquetRow, 0, parquetBatch),
 		rowGroupBytes: parquetRowGroupBytes,
