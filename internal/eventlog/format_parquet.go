@@ -81,8 +81,7 @@ func newParquet(w io.Writer, _ WriterOptions) *parquetWriter {
 	return &parquetWriter{
 		w: parquet.NewGenericWriter[parquetRow](w,
 			// The fastest zstd level: no bigger than the default on the
-			// benchmark's events, and it keeps replay within 0.8x of
-			// NDJSON (docs/decisions.md, BENCHMARKS.md).
+			// benchmark's events, for less CPU (docs/decisions.md).
 			parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
 			parquet.CreatedBy("provbus", "", ""),
 			// Min/max of a JSON document or of free-form attribute values
