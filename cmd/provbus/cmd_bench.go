@@ -22,6 +22,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure the pipeline against bare baselines on embedded clusters (make bench)",
+		example: "provbus bench --write BENCHMARKS.md",
 		run:     runBench,
 	}
 }

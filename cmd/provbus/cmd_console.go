@@ -21,6 +21,7 @@ import (
 func init() {
 	commands["console"] = command{
 		summary: "serve the web console (/ui/) against the configured cluster",
+		example: "provbus console --http 127.0.0.1:8090 --brokers kafka:9092 --registry http://schema-registry:8081",
 		run:     runConsole,
 	}
 }

@@ -21,8 +21,10 @@ import (
 
 func init() {
 	commands["deliver"] = command{
-		summary: "push handler topics to their HTTP connectors; status, pause, resume, skip, unblock, redrive",
-		run:     runDeliver,
+		summary:     "push handler topics to their HTTP connectors; status, pause, resume, skip, unblock, redrive",
+		example:     "provbus deliver --config provbus.yaml\nprovbus deliver pause Huawei::PCRF\nprovbus deliver redrive --handler IPTV --status failed --from -24h",
+		subcommands: []string{"status", "pause", "resume", "skip", "unblock", "redrive"},
+		run:         runDeliver,
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 func init() {
 	commands["dev"] = command{
 		summary: "run the whole pipeline on an embedded broker and registry",
+		example: "provbus dev --data-dir ./.provbus --http 127.0.0.1:8080",
 		run:     runDev,
 	}
 }
@@ -47,7 +48,7 @@ func runDev(ctx context.Context, g *globals, args []string) error {
 	fs.StringVar(&f.kafka, "kafka", embedded.DefaultKafkaAddr, "the embedded broker's address")
 	fs.StringVar(&f.registryAddr, "registry-addr", embedded.DefaultRegistryAddr, "the embedded Schema Registry's address")
 	fs.StringVar(&f.components, "components", strings.Join(devComponents, ","), "comma list of "+strings.Join(devComponents, ", "))
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, "", args); err != nil {
 		return err
 	}
 	run, err := parseComponents(f.components)

@@ -22,8 +22,10 @@ import (
 // Registered here rather than in main.go so the dlq command is one file.
 func init() {
 	commands["dlq"] = command{
-		summary: "list dead-lettered (or parked) records with their reasons, redrive fixed ones",
-		run:     runDLQ,
+		summary:     "list dead-lettered (or parked) records with their reasons, redrive fixed ones",
+		example:     "provbus dlq list --reason unknown_schema\nprovbus dlq redrive --select 0:17,1:4 --dry-run",
+		subcommands: []string{"list", "redrive"},
+		run:         runDLQ,
 	}
 }
 

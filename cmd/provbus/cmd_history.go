@@ -13,6 +13,7 @@ import (
 func init() {
 	commands["history"] = command{
 		summary: "everything that happened to one account, customer, MSISDN …, with lineage",
+		example: "provbus history --account 1042 --from -7d",
 		run:     runHistory,
 	}
 }

@@ -14,8 +14,10 @@ import (
 // Registered here rather than in main.go so the import command is one file.
 func init() {
 	commands["import"] = command{
-		summary: "backfill: import events (NDJSON) or a directory snapshot (CSV)",
-		run:     runImport,
+		summary:     "backfill: import events (NDJSON) or a directory snapshot (CSV)",
+		example:     "provbus import events --source portabilling --strict events.ndjson\nprovbus import directory accounts.csv",
+		subcommands: []string{"events", "directory"},
+		run:         runImport,
 	}
 }
 

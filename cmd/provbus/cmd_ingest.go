@@ -18,6 +18,7 @@ import (
 func init() {
 	commands["ingest"] = command{
 		summary: "serve the source webhooks (PortaBilling ESPF, Transatel, JeraSoft) against a cluster",
+		example: "provbus ingest --config provbus.yaml --brokers kafka:9092",
 		run:     runIngest,
 	}
 }

@@ -30,6 +30,7 @@ import (
 func init() {
 	commands["process"] = command{
 		summary: "run the stream processors (directory, dispatch, …) as consumer group members",
+		example: "provbus process --config provbus.yaml --brokers kafka:9092",
 		run:     runProcess,
 	}
 }

@@ -18,6 +18,7 @@ import (
 func init() {
 	commands["replay"] = command{
 		summary: "print (or re-publish) the events of a time window of topics",
+		example: "provbus replay --source portabilling --from -24h --format parquet --out day.parquet\nprovbus replay --handler IPTV --from 2024-05-01 --account 1042",
 		run:     runReplay,
 	}
 }
@@ -84,7 +85,7 @@ func (f *readFlags) registerFilters(fs *flag.FlagSet, entity bool) {
 
 // registerOutput adds --format, --out and --attrs.
 func (f *readFlags) registerOutput(fs *flag.FlagSet, defFormat string) {
-	fs.StringVar(&f.format, "format", defFormat, "ndjson, csv or table")
+	fs.StringVar(&f.format, "format", defFormat, "ndjson, csv, table, parquet or avro (parquet and avro need --out or a pipe)")
 	fs.StringVar(&f.out, "out", "", "write to this file instead of stdout")
 	fs.StringVar(&f.attrs, "attrs", "", "CSV: comma list of attribute columns (default: every attribute seen, discovered over the whole output)")
 }
@@ -130,6 +131,9 @@ func (f *readFlags) window() (eventlog.Window, error) {
 func (f *readFlags) output(topics []string, stream, cause bool) (eventlog.Writer, func() error, error) {
 	var w io.Writer = os.Stdout
 	closeFile := func() error { return nil }
+	if f.out == "" && eventlog.Binary(f.format) && eventlog.IsTerminal(os.Stdout) {
+		return nil, nil, fmt.Errorf("%w: --format %s writes a binary file: give --out FILE", errUsage, f.format)
+	}
 	if f.out != "" {
 		file, err := os.Create(f.out)
 		if err != nil {
