@@ -31,7 +31,8 @@ COPY --from=build /out/provbus /usr/local/bin/provbus
 # nonroot:nonroot in distroless; stated numerically so Kubernetes'
 # runAsNonRoot can verify it.
 USER 65532:65532
-# provbus ingest (and /metrics); `provbus dev` also listens on 9092 and 8081.
+# provbus ingest (webhooks; its /metrics is on 9465, process's on 9464); `provbus dev`
+# also listens on 9092 and 8081.
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/provbus"]
 CMD ["--help"]

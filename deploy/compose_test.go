@@ -230,7 +230,56 @@ func checkCompose(c composeFile) []error {
 		bad("ingest: no source credentials and no --insecure-no-auth: it would refuse to start")
 	}
 	checkHealth("ingest", ingest, "/healthz", bad)
+	checkExposure(c, bad)
 	return errs
+}
+
+// secretRef is an interpolation that must be set: ${NAME:?message}.
+var secretRef = regexp.MustCompile(`^\$\{[A-Z0-9_]+:\?[^}]*\}$`)
+
+// checkExposure holds the file to issue 12 #6: only the webhook port is
+// published beyond the host's loopback; every secret is required from the
+// environment, none has a default; kafka-ui is read-only behind a login.
+func checkExposure(c composeFile, bad func(string, ...any)) {
+	for name, s := range c.Services {
+		for _, p := range s.Ports {
+			if name == "ingest" && strings.HasSuffix(p, ":8080") {
+				continue
+			}
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				bad("%s: port %q is published on every interface; bind it to 127.0.0.1 or keep it on the network", name, p)
+			}
+		}
+		for k, v := range s.Environment {
+			secret := strings.Contains(k, "PASSWORD") || strings.Contains(k, "SECRET") || strings.Contains(k, "TOKEN") || strings.HasSuffix(k, "_USER") || strings.HasSuffix(k, "_USERNAME") || strings.HasSuffix(k, "USER_NAME")
+			if secret && !secretRef.MatchString(v) {
+				bad("%s: %s = %q: a secret must be required from the environment as ${VAR:?…}, with no default", name, k, v)
+			}
+			if strings.Contains(v, ":-") || strings.Contains(v, "change-me") {
+				bad("%s: %s = %q has a fallback value", name, k, v)
+			}
+		}
+	}
+	for _, n := range []string{"process", "ingest"} {
+		for _, port := range []string{"9464", "9465"} {
+			if publishes(c.Services[n], port) {
+				bad("%s: metrics port %s is published; keep it on the compose network", n, port)
+			}
+		}
+	}
+	ui := c.Services["kafka-ui"].Environment
+	if ui["KAFKA_CLUSTERS_0_READONLY"] != "true" {
+		bad("kafka-ui: KAFKA_CLUSTERS_0_READONLY = %q, want \"true\"", ui["KAFKA_CLUSTERS_0_READONLY"])
+	}
+	if ui["AUTH_TYPE"] != "LOGIN_FORM" || !secretRef.MatchString(ui["SPRING_SECURITY_USER_PASSWORD"]) {
+		bad("kafka-ui: no login (AUTH_TYPE %q, password %q)", ui["AUTH_TYPE"], ui["SPRING_SECURITY_USER_PASSWORD"])
+	}
+	ing := c.Services["ingest"].Environment
+	for _, k := range []string{"PROVBUS_INGEST_AUTH_PORTABILLING_PASSWORD", "PROVBUS_INGEST_AUTH_TRANSATEL_SECRETS", "PROVBUS_INGEST_AUTH_JERASOFT_TOKEN"} {
+		if !secretRef.MatchString(ing[k]) {
+			bad("ingest: %s must be required from the environment, got %q", k, ing[k])
+		}
+	}
 }
 
 func checkImage(n string, s service, bad func(string, ...any)) {

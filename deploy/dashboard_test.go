@@ -12,15 +12,16 @@ import (
 // dashboard, the alerts people write and docs/operations.md depend on them,
 // and the metric code must use exactly these.
 var metricContract = map[string][]string{
-	"provbus_ingest_events_total":     {"source", "type", "outcome"},
-	"provbus_ingest_latency_seconds":  {"source"},
-	"provbus_records_produced_total":  {"topic"},
-	"provbus_dispatch_fanout_size":    nil,
-	"provbus_process_latency_seconds": {"processor"},
-	"provbus_dedup_hits_total":        nil,
-	"provbus_dlq_records_total":       {"reason", "topic"},
-	"provbus_consumer_lag":            {"group", "topic", "partition"},
-	"provbus_directory_accounts":      nil,
+	"provbus_ingest_events_total":            {"source", "type", "outcome"},
+	"provbus_ingest_latency_seconds":         {"source"},
+	"provbus_records_produced_total":         {"topic"},
+	"provbus_dispatch_fanout_size":           nil,
+	"provbus_process_latency_seconds":        {"processor"},
+	"provbus_dedup_hits_total":               nil,
+	"provbus_dlq_records_total":              {"reason", "topic"},
+	"provbus_consumer_lag":                   {"group", "topic", "partition"},
+	"provbus_directory_accounts":             nil,
+	"provbus_dispatch_blocked_since_seconds": nil,
 }
 
 // kpromMetrics are the franz-go kprom names (namespace "kafka") the

@@ -47,6 +47,7 @@ func envelopeHead() []field {
 		{Name: "inherited_from", Type: []any{"null", map[string]any{"type": "enum", "name": "InheritedFrom", "symbols": []string{InheritedFromCustomer, InheritedFromProduct}}}, Default: nullDefault{}, Doc: "the level the event was inherited from"},
 		{Name: "fan_out_index", Type: []string{"null", "int"}, Default: nullDefault{}, Doc: "0-based position of this event in its parent's fan-out"},
 		{Name: "fan_out_count", Type: []string{"null", "int"}, Default: nullDefault{}, Doc: "number of events the parent fanned out to"},
+		{Name: "instance", Type: []string{"null", "string"}, Default: nullDefault{}, Doc: "the source installation the event came from (its credentials name it); null for the default one. A named instance's event_id is <instance>:<source id>"},
 	}
 }
 

@@ -138,9 +138,12 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde()}
 	// sr.Serde binds an id to one Go type: the quarantine record or the
 	// event envelope.
-	if isQuarantine(schema) {
+	switch recordName(schema) {
+	case "Quarantined":
 		ts.serde.Register(ss.ID, (*Quarantined)(nil), appendEncoder(schema))
-	} else {
+	case "Delivery":
+		ts.serde.Register(ss.ID, (*Delivery)(nil), appendEncoder(schema))
+	default:
 		ts.serde.Register(ss.ID, (*Event)(nil), appendEncoder(schema))
 	}
 	c.topics.Store(topic, ts)
@@ -151,7 +154,7 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 // Subject is the TopicNameStrategy value subject of a topic.
 func Subject(topic string) string { return topic + "-value" }
 
-// Encode appends the wire-format encoding of v (an *Event or *Quarantined)
+// Encode appends the wire-format encoding of v (an *Event, *Quarantined or *Delivery)
 // for topic to dst. The topic must have been prepared with Use.
 func (c *Codec) Encode(dst []byte, topic string, v any) ([]byte, error) {
 	ts, ok := c.topic(topic)
@@ -188,7 +191,7 @@ func (c *Codec) registerDecoder(id int, schema avro.Schema) {
 	c.decoder.Register(id, (*Event)(nil), sr.DecodeFn(decoder(schema)))
 }
 
-// Decode decodes a wire-format value into v (an *Event or *Quarantined),
+// Decode decodes a wire-format value into v (an *Event, *Quarantined or *Delivery),
 // resetting v first. It returns the writer's schema id. Errors wrap
 // ErrNotWireFormat, ErrUnknownSchema or ErrUndecodable for poison, or the
 // registry's error when it could not be reached (retriable).
@@ -256,9 +259,12 @@ func (c *Codec) rememberNotFound(id int, err error) {
 	c.failed[id] = notFound{err: err, until: now.Add(c.negativeTTL)}
 }
 
-func isQuarantine(s avro.Schema) bool {
-	rs, ok := s.(*avro.RecordSchema)
-	return ok && rs.Name() == "Quarantined"
+// recordName is the name of a record schema ("" for any other schema).
+func recordName(s avro.Schema) string {
+	if rs, ok := s.(*avro.RecordSchema); ok {
+		return rs.Name()
+	}
+	return ""
 }
 
 // writerPool recycles Avro writers so encoding allocates nothing per record
@@ -290,5 +296,7 @@ func reset(v any) {
 		*t = Event{}
 	case *Quarantined:
 		*t = Quarantined{}
+	case *Delivery:
+		*t = Delivery{}
 	}
 }

@@ -30,6 +30,9 @@ const (
 	HeaderEventType = "event_type"
 	HeaderSource    = "source"
 	HeaderOrigin    = "origin"
+	// HeaderInstance names the source installation; only on events of a
+	// named instance.
+	HeaderInstance = "instance"
 )
 
 // Event is the envelope of design §2 with the typed ids of every source.
@@ -51,6 +54,9 @@ type Event struct {
 	// parent's fan-out (0-based index, total count).
 	FanOutIndex *int32 `avro:"fan_out_index"`
 	FanOutCount *int32 `avro:"fan_out_count"`
+	// Instance is the source installation (ingest.auth.<source>.instances)
+	// the event came from; nil for the default one.
+	Instance *string `avro:"instance"`
 
 	// PortaBilling ids.
 	IEnv                *int64  `avro:"i_env"`

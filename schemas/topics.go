@@ -25,6 +25,8 @@ func ValueSchema(topic string) (string, error) {
 	switch {
 	case topic == QuarantineTopic:
 		return QuarantineSchema()
+	case topic == DeliveriesTopic:
+		return DeliverySchema()
 	case strings.HasPrefix(topic, HandlerTopicPrefix):
 		return EventSchema(topic, "events routed to handler "+strings.TrimPrefix(topic, HandlerTopicPrefix), Sources...)
 	}

@@ -96,7 +96,7 @@ func runBehaviour(t *testing.T, makeCluster clusterMaker, prefix string) {
 	}
 
 	httpAddr := freeAddr(t)
-	ing := startProvbus(t, append(global, "ingest", "--insecure-no-auth", "--http", httpAddr)...)
+	ing := startProvbus(t, append(global, "ingest", "--insecure-no-auth", "--http", httpAddr, "--metrics", "127.0.0.1:0")...)
 	ing.waitHTTP("http://"+httpAddr+"/readyz", 60*time.Second)
 	startProvbus(t, append(global, "process", "--metrics", "127.0.0.1:0", "--transaction-timeout", "10s")...)
 

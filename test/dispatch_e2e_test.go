@@ -1,10 +1,15 @@
 package test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/processors/dispatch"
 	"github.com/provbus/provbus/schemas"
@@ -53,8 +58,10 @@ func TestDispatchEndToEnd(t *testing.T) {
 	}
 }
 
-// An account created 100 ms before its customer's event is in that event's
-// fan-out, every time.
+// An account created just before its customer's event — the two facts
+// produced back to back, the second as soon as the first is acknowledged —
+// is in that event's fan-out, every time: only the dispatcher's wait for
+// the directory's watermark orders them.
 func TestDispatchOrdering(t *testing.T) {
 	t.Parallel()
 	rounds := 50
@@ -63,18 +70,53 @@ func TestDispatchOrdering(t *testing.T) {
 	}
 	c := startPCluster(t, 4)
 	c.runInProcess(t)
+	missing := orderingRounds(t, c, rounds, 0)
+	for _, i := range missing {
+		t.Errorf("round %d: the account created just before the customer event is not in the fan-out", i)
+	}
+}
+
+// Negative twin: the same rounds with the wait switched off
+// (dispatch.Unordered) must miss accounts: the facts are so close together
+// that the membership has not reached the dispatcher when it fans out.
+func TestDispatchOrderingTwin(t *testing.T) {
+	t.Parallel()
+	c := startPCluster(t, 4)
+	c.runOne(t, directory.New(0), zap.NewNop())
+	c.runOne(t, dispatch.New(c.cat, zap.NewNop(), dispatch.Unordered()), zap.NewNop())
+	const rounds = 50
+	missing := orderingRounds(t, c, rounds, 0)
+	if len(missing) == 0 {
+		t.Fatal("no round missed its account with the wait off: the check cannot catch a dispatch that does not wait")
+	}
+	t.Logf("wait off: %d of %d rounds missed the account created just before the event (expected)", len(missing), rounds)
+}
+
+// orderingRounds sends, per round, Account/New for a new customer and at
+// once Customer/Status/Suspend for it, reads the fan-out and returns the
+// rounds whose account is missing (the round's event then has no
+// inherited record at all: the customer has no other account). backdate >
+// 0 stamps the customer event that much before it is sent, as a producer
+// retrying a batch stamped before the Account/New does.
+func orderingRounds(t *testing.T, c *pcluster, rounds int, backdate time.Duration) (missing []int) {
+	t.Helper()
 	for i := 0; i < rounds; i++ {
 		cust := int64(10_000 + i)
 		c.send(directory.TopicAccounts, "i_account", accountNew(cust*10, cust, 1))
-		time.Sleep(100 * time.Millisecond)
-		c.send(dispatch.TopicCustomer, "i_customer", customerEvent(fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", cust))
+		ev := customerEvent(fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", cust)
+		if backdate > 0 {
+			c.sendAt(dispatch.TopicCustomer, "i_customer", time.Now().Add(-backdate), ev)
+		} else {
+			c.send(dispatch.TopicCustomer, "i_customer", ev)
+		}
+		time.Sleep(10 * time.Millisecond) // rounds spread over several directory ticks
 	}
-	exp := newExpect()
-	for i := 0; i < rounds; i++ {
-		c.expectInherited(exp, fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", int64(10_000+i)*10)
-	}
-	got := c.readInherited(rounds, 2*time.Second, 120*time.Second)
+	// Every event is dispatched (with or without its account) once the
+	// consumer group has committed past the last one.
+	c.waitCommitted(t, dispatch.Group, dispatch.TopicCustomer, 60*time.Second)
+	got := c.readInherited(rounds, time.Second, 5*time.Second)
 	seen := map[string]bool{}
+	exp := newExpect()
 	for _, e := range got {
 		if *e.ev.IAccount != *e.ev.ICustomer*10 {
 			t.Errorf("event %s went to account %d", e.ev.EventID, *e.ev.IAccount)
@@ -83,10 +125,83 @@ func TestDispatchOrdering(t *testing.T) {
 	}
 	for i := 0; i < rounds; i++ {
 		if !seen[fmt.Sprintf("ord-%d", i)] {
-			t.Errorf("round %d: the account created 100 ms earlier is not in the fan-out", i)
+			missing = append(missing, i)
+			continue
 		}
+		c.expectInherited(exp, fmt.Sprintf("ord-%d", i), "Customer/Status/Suspend", int64(10_000+i)*10)
 	}
 	if res := checkEO(exp, got); !res.ok() {
 		t.Errorf("fan-out not exactly once: %s", res)
 	}
+	return missing
+}
+
+// waitCommitted waits until group has committed every partition of topic
+// up to its current end offset.
+func (c *pcluster) waitCommitted(t *testing.T, group, topic string, within time.Duration) {
+	t.Helper()
+	adm := kadm.NewClient(c.cl)
+	ctx := context.Background()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+		done := err == nil
+		ends.Each(func(e kadm.ListedOffset) {
+			if c, ok := committed.Lookup(e.Topic, e.Partition); !ok || c.At < e.Offset {
+				done = false
+			}
+		})
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has not committed %s to its end within %s (err %v)", group, topic, within, err)
+		}
+	}
+}
+
+// sendAt produces ev to topic keyed by keyField with the record timestamp
+// ts, as a producer that stamped it at ts.
+func (c *pcluster) sendAt(topic, keyField string, ts time.Time, ev *schemas.Event) {
+	c.t.Helper()
+	key, _ := ev.Key(keyField)
+	r, err := records.Event(c.codec, topic, key, ev)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r.Timestamp = ts
+	if err := c.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// A customer event stamped a second before it is appended — a producer's
+// retry of a batch stamped before the Account/New that was appended in the
+// meantime — still fans out to that account: fact topics carry broker time
+// (message.timestamp.type=LogAppendTime, from the topology layout), so the
+// event's timestamp is its append time and the wait covers the account.
+func TestDispatchBrokerTime(t *testing.T) {
+	t.Parallel()
+	c := startPCluster(t, 4)
+	c.runInProcess(t)
+	for _, i := range orderingRounds(t, c, 30, time.Second) {
+		t.Errorf("round %d: the account appended before the retried customer event is not in its fan-out", i)
+	}
+}
+
+// Negative twin: with the producer's clock (CreateTime) the retried event's
+// old stamp is already under the watermark, it is dispatched at once and
+// misses the account.
+func TestDispatchBrokerTimeTwin(t *testing.T) {
+	t.Parallel()
+	c := startPClusterTimes(t, 4, false)
+	c.runInProcess(t)
+	missing := orderingRounds(t, c, 30, time.Second)
+	if len(missing) == 0 {
+		t.Fatal("producer clock: no round missed its account; the check cannot catch a timestamp slipping under the watermark")
+	}
+	t.Logf("producer clock: %d of 30 rounds missed the account (expected)", len(missing))
 }

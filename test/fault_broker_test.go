@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/producers/ingest"
 	"github.com/provbus/provbus/schemas"
@@ -191,7 +192,8 @@ func TestFaultAckUnderOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := ingest.New(context.Background(), ingest.WithKafka(kgo.SeedBrokers(p.brokers)), ingest.WithRegistry(reg),
-		ingest.WithCatalog(p.cat), ingest.WithProduceTimeout(time.Second), ingest.WithRetryAfter(3*time.Second))
+		ingest.WithCatalog(p.cat), ingest.WithProduceTimeout(time.Second), ingest.WithRetryAfter(3*time.Second),
+		ingest.WithSources(config.Sources{PortaBilling: config.SourcePolicy{Insecure: true}}))
 	if err != nil {
 		t.Fatal(err)
 	}

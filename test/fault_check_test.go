@@ -23,7 +23,7 @@ type outRec struct {
 	offset    int64
 	key       string
 	pid       int64 // producer id, to tell writers apart (#5)
-	epoch     int16 // producer epoch: a static member keeps its id across a rejoin (issue 18)
+	epoch     int16 // producer epoch: a re-initialised producer is a new writer
 	ev        schemas.Event
 }
 

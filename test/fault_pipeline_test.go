@@ -97,7 +97,7 @@ func (p *pipeline) global() []string {
 func (p *pipeline) startIngest(args ...string) (*proc, string) {
 	p.t.Helper()
 	addr := freeAddr(p.t)
-	ing := startProvbus(p.t, append(append(p.global(), "ingest", "--http", addr), args...)...)
+	ing := startProvbus(p.t, append(append(p.global(), "ingest", "--http", addr, "--metrics", "127.0.0.1:0"), args...)...)
 	ing.waitHTTP("http://"+addr+"/readyz", 60*time.Second)
 	return ing, "http://" + addr
 }

@@ -24,13 +24,13 @@ import (
 	"github.com/provbus/provbus/topology"
 )
 
-// procTopics are the topics the directory and the dispatchers touch; the
-// state topics are compacted.
-var procTopics = map[string]bool{
-	directory.TopicAccounts: false, dispatch.TopicCustomer: false, dispatch.TopicProduct: false,
-	dispatch.TopicInherited: false, schemas.DLQTopic: false,
-	directory.TopicSnapshot: true, directory.TopicAccountTable: true,
-	directory.TopicCustomerTable: true, directory.TopicProductTable: true,
+// procTopics are the topics the directory and the dispatchers touch,
+// created with the configs the topology layout gives them.
+var procTopics = []string{
+	directory.TopicAccounts, dispatch.TopicCustomer, dispatch.TopicProduct,
+	dispatch.TopicInherited, schemas.DLQTopic,
+	directory.TopicSnapshot, directory.TopicAccountTable,
+	directory.TopicCustomerTable, directory.TopicProductTable,
 }
 
 // pcluster is an embedded broker and registry with the processors' topics.
@@ -46,7 +46,23 @@ type pcluster struct {
 
 func startPCluster(t testing.TB, partitions int32) *pcluster {
 	t.Helper()
+	return startPClusterTimes(t, partitions, true)
+}
+
+// startPClusterTimes is startPCluster with the topics' configs from the
+// topology layout; brokerTime false drops message.timestamp.type, so fact
+// topics keep the producer's clock (for the broker-time twin).
+func startPClusterTimes(t testing.TB, partitions int32, brokerTime bool) *pcluster {
+	t.Helper()
 	ctx := context.Background()
+	cat, err := topology.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := map[string]map[string]string{}
+	for _, s := range cat.Layout(topology.LayoutOptions{Partitions: partitions, ReplicationFactor: 1, MinInsyncReplicas: 1, HandlerRetention: time.Hour}) {
+		layout[s.Name] = s.Configs
+	}
 	emb, err := embedded.Start(ctx, embedded.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
 		Broker: true, Registry: true, Partitions: int(partitions)})
 	if err != nil {
@@ -60,11 +76,12 @@ func startPCluster(t testing.TB, partitions int32) *pcluster {
 	}
 	t.Cleanup(c.cl.Close)
 	adm := kadm.NewClient(c.cl)
-	for topic, compact := range procTopics {
+	for _, topic := range procTopics {
 		cfg := map[string]*string{}
-		if compact {
-			v := "compact"
-			cfg["cleanup.policy"] = &v
+		for k, v := range layout[topic] {
+			if k != "message.timestamp.type" || brokerTime {
+				cfg[k] = &v
+			}
 		}
 		if _, err := adm.CreateTopic(ctx, partitions, 1, cfg, topic); err != nil {
 			t.Fatalf("create %s: %v", topic, err)
@@ -78,9 +95,7 @@ func startPCluster(t testing.TB, partitions int32) *pcluster {
 	if err := records.Use(ctx, c.codec, directory.TopicAccounts, dispatch.TopicCustomer, dispatch.TopicProduct, dispatch.TopicInherited); err != nil {
 		t.Fatal(err)
 	}
-	if c.cat, err = topology.Default(); err != nil {
-		t.Fatal(err)
-	}
+	c.cat = cat
 	return c
 }
 
@@ -124,27 +139,40 @@ func (c *pcluster) send(topic, keyField string, evs ...*schemas.Event) {
 // until the test ends or stop is called.
 func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	log := zap.NewNop()
 	if testing.Verbose() {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
-	var wg sync.WaitGroup
-	for _, p := range []stream.Processor{directory.New(0), dispatch.New(c.cat, log, 0)} {
-		o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
-			stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
-		r, err := stream.New(p, o...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				t.Errorf("%s: %v", r.Group(), err)
-			}
-		}()
+	stops := []func(){
+		c.runOne(t, directory.New(0), log, opts...),
+		c.runOne(t, dispatch.New(c.cat, log), log, opts...),
 	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+// runOne runs processor p in this process until the test ends or stop is
+// called.
+func (c *pcluster) runOne(t testing.TB, p stream.Processor, log *zap.Logger, opts ...stream.Option) (stop func()) {
+	t.Helper()
+	o := append([]stream.Option{stream.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...)), stream.WithCodec(c.codec),
+		stream.WithLogger(log), stream.WithGroupTimeouts(3*time.Second, 10*time.Second)}, opts...)
+	r, err := stream.New(p, o...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(ctx); err != nil {
+			t.Errorf("%s: %v", r.Group(), err)
+		}
+	}()
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	t.Cleanup(stop)

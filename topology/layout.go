@@ -19,6 +19,7 @@ const (
 	RoleQuarantine TopicRole = "quarantine" // unknown or unparseable input: kept forever
 	RoleDLQ        TopicRole = "dlq"        // poison records: kept forever
 	RoleState      TopicRole = "state"      // compacted changelogs and tables
+	RoleHistory    TopicRole = "history"    // delivery attempts: kept DeliveriesRetention
 )
 
 // TopicSpec is one topic as topology apply creates it.
@@ -53,17 +54,32 @@ type LayoutOptions struct {
 type StateTopic struct {
 	Name string
 	Key  string
+	// Facts marks a topic whose records are input facts, like a domain
+	// topic's: it gets brokerTime.
+	Facts bool
 }
+
+// brokerTime is the config of topics whose records are facts (the domain
+// topics and the directory snapshots): the broker stamps every record with
+// its clock when it appends it, so record timestamps follow the log's
+// order. The directory's watermarks and the dispatchers' waits compare
+// these timestamps (processors/directory/watermark.go); with the
+// producer's clock (CreateTime) a batch retried after later records were
+// read would land under a watermark already passed. See docs/decisions.md.
+var brokerTime = map[string]string{"message.timestamp.type": "LogAppendTime"}
 
 // stateTopics are the processors' changelogs and the directory snapshot
 // input, registered by the processor packages' owners here so that one
 // place lists every topic.
 var stateTopics = []StateTopic{
-	{Name: TopicDirectorySnapshot, Key: "i_account"},
+	{Name: TopicDirectorySnapshot, Key: "i_account", Facts: true},
 	{Name: TopicDirectoryAccounts, Key: "i_account"},
 	{Name: TopicCustomerMembers, Key: "<i_customer>/<i_account>, partitioned by i_customer"},
 	{Name: TopicProductMembers, Key: "<i_product>/<i_account>, partitioned by i_product"},
 	{Name: TopicRouteDedup, Key: "<input topic>/<partition>/<bucket>/<seq>"},
+	{Name: TopicDeliverState, Key: "<handler slug>/<partition>/<offset>, in the handler record's partition"},
+	{Name: TopicDeliverFailed, Key: "<handler slug>/<event_id>, in the handler record's partition"},
+	{Name: TopicDeliverControl, Key: "<handler slug>/paused or <handler slug>/op/<id>"},
 }
 
 // State topics (compacted). Their names are contracts for operators: they
@@ -94,19 +110,21 @@ func ParkingTopic(handlerName string) string { return HandlerTopic(handlerName) 
 // topics, quarantine, DLQ and the compacted state topics.
 func (c *Catalog) Layout(o LayoutOptions) []TopicSpec {
 	forever := map[string]string{"retention.ms": "-1", "cleanup.policy": "delete"}
-	with := func(base map[string]string) map[string]string {
+	with := func(bases ...map[string]string) map[string]string {
 		m := map[string]string{"min.insync.replicas": strconv.Itoa(o.MinInsyncReplicas)}
-		for k, v := range base {
-			m[k] = v
+		for _, base := range bases {
+			for k, v := range base {
+				m[k] = v
+			}
 		}
 		return m
 	}
 	var specs []TopicSpec
-	add := func(name string, role TopicRole, key string, avro bool, configs map[string]string) {
-		specs = append(specs, TopicSpec{Name: o.Namespace.Topic(name), Logical: name, Role: role, Partitions: o.Partitions, Configs: with(configs), Key: key, Avro: avro})
+	add := func(name string, role TopicRole, key string, avro bool, configs ...map[string]string) {
+		specs = append(specs, TopicSpec{Name: o.Namespace.Topic(name), Logical: name, Role: role, Partitions: o.Partitions, Configs: with(configs...), Key: key, Avro: avro})
 	}
 	for _, d := range c.domains {
-		add(d.Topic, RoleDomain, d.Key, true, forever)
+		add(d.Topic, RoleDomain, d.Key, true, forever, brokerTime)
 	}
 	for _, d := range c.derived {
 		add(d.Topic, RoleDerived, d.Key, true, forever)
@@ -121,8 +139,14 @@ func (c *Catalog) Layout(o LayoutOptions) []TopicSpec {
 	}
 	add(TopicQuarantine, RoleQuarantine, "source", true, forever)
 	add(TopicDLQ, RoleDLQ, "the original record's key", false, forever)
+	add(TopicDeliveries, RoleHistory, "the handler record's key", true, map[string]string{"retention.ms": strconv.FormatInt(DeliveriesRetention.Milliseconds(), 10), "cleanup.policy": "delete"})
 	for _, s := range stateTopics {
-		add(s.Name, RoleState, s.Key, false, map[string]string{"cleanup.policy": "compact"})
+		compact := map[string]string{"cleanup.policy": "compact"}
+		if s.Facts {
+			add(s.Name, RoleState, s.Key, false, compact, brokerTime)
+			continue
+		}
+		add(s.Name, RoleState, s.Key, false, compact)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs

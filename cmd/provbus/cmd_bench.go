@@ -22,6 +22,7 @@ import (
 func init() {
 	commands["bench"] = command{
 		summary: "measure the pipeline against bare baselines on embedded clusters (make bench)",
+		example: "provbus bench --write BENCHMARKS.md",
 		run:     runBench,
 	}
 }
@@ -110,7 +111,7 @@ func benchWiring(e *env) benchmark.Wiring {
 	}
 	return benchmark.Wiring{
 		Ingest: func(ctx context.Context, brokers []string, registryURL string) (http.Handler, func(), error) {
-			srv, err := newIngestServer(ctx, at(brokers, registryURL))
+			srv, err := newDevIngestServer(ctx, at(brokers, registryURL))
 			if err != nil {
 				return nil, nil, err
 			}

@@ -14,6 +14,7 @@ import (
 func init() {
 	commands["catalog"] = command{
 		summary: "print the event catalog: handlers, event types, subscriptions, inheritance",
+		example: "provbus catalog handler IPTV --format json\nprovbus catalog events --catalog catalog-override.yaml",
 		run:     runCatalog,
 	}
 }
@@ -32,19 +33,12 @@ func runCatalog(_ context.Context, _ *globals, args []string) error {
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	format := fs.String("format", "table", "output format: table, json or markdown")
 	override := fs.String("catalog", "", "catalog override file (YAML) to apply on top of the built-in catalog")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), catalogUsage)
-		fs.PrintDefaults()
-	}
 	// flag stops at the first positional argument; keep parsing after each
 	// one so "catalog handler IPTV --format json" works as typed.
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return err
-			}
-			return fmt.Errorf("%w: %v", errUsage, err)
+		if err := parseFlagsArgs(fs, catalogUsage, args); err != nil {
+			return err
 		}
 		if fs.NArg() == 0 {
 			break

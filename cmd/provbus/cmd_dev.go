@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/provbus/provbus/console"
+	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/embedded"
 	"github.com/provbus/provbus/producers/ingest"
 )
@@ -21,6 +23,7 @@ import (
 func init() {
 	commands["dev"] = command{
 		summary: "run the whole pipeline on an embedded broker and registry",
+		example: "provbus dev --data-dir ./.provbus --http 127.0.0.1:8080",
 		run:     runDev,
 	}
 }
@@ -35,17 +38,17 @@ type devFlags struct {
 }
 
 // devComponents are the pieces `provbus dev` can run, in start order.
-var devComponents = []string{"broker", "registry", "ingest", "process"}
+var devComponents = []string{"broker", "registry", "ingest", "process", "deliver"}
 
 func runDev(ctx context.Context, g *globals, args []string) error {
 	var f devFlags
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&f.dataDir, "data-dir", "./.provbus", "where the broker and the registry keep their data")
-	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, /healthz, /readyz, /metrics")
+	fs.StringVar(&f.http, "http", "127.0.0.1:8080", "HTTP address: webhooks, the console (/ui/), /healthz, /readyz, /metrics")
 	fs.StringVar(&f.kafka, "kafka", embedded.DefaultKafkaAddr, "the embedded broker's address")
 	fs.StringVar(&f.registryAddr, "registry-addr", embedded.DefaultRegistryAddr, "the embedded Schema Registry's address")
 	fs.StringVar(&f.components, "components", strings.Join(devComponents, ","), "comma list of "+strings.Join(devComponents, ", "))
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, "", args); err != nil {
 		return err
 	}
 	run, err := parseComponents(f.components)
@@ -123,10 +126,17 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, true, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { writeStatus(w, ready.Load(), "ready") })
 	mux.Handle("GET /metrics", e.metrics.Handler())
+	ui, err := mountConsole(e, mux, f.http)
+	if err != nil {
+		return err
+	}
+	if ui != nil {
+		defer ui.Close()
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	if run["ingest"] {
-		srv, err := mountIngest(ctx, e, mux)
+		srv, err := mountIngest(ctx, e, mux, f.http)
 		if err != nil {
 			return err
 		}
@@ -138,6 +148,14 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 			return err
 		}
 		grp.Go(func() error { return runProcessors(gctx, deps) })
+	}
+	if run["deliver"] {
+		// Every handler with a url under deliver.handlers; none: nothing.
+		if len(e.cfg.Deliver.Handlers) > 0 {
+			grp.Go(func() error { return runDelivery(gctx, e, deliverFlags{}) })
+		} else {
+			log.Info("deliver: no handler has a url (deliver.handlers); handler topics are not pushed anywhere")
+		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	ln, err := net.Listen("tcp", f.http)
@@ -158,7 +176,7 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 	})
 	ready.Store(true)
 	log.Info("provbus dev is running",
-		zap.String("http", "http://"+ln.Addr().String()), zap.Strings("components", componentList(run)),
+		zap.String("http", "http://"+ln.Addr().String()), zap.String("console", consoleURL(ui, ln.Addr().String())), zap.Strings("components", componentList(run)),
 		zap.String("try", "curl -s -XPOST http://"+ln.Addr().String()+"/v1/sources/portabilling/events -d '{\"event_type\":\"Customer/Status/Suspend\",\"variables\":{\"i_event\":\"1\",\"i_customer\":42}}'"))
 	err = grp.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
@@ -166,6 +184,14 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 		return nil
 	}
 	return err
+}
+
+// consoleURL is where dev serves the console, or why it does not.
+func consoleURL(ui *console.Server, addr string) string {
+	if ui == nil {
+		return "off: see the warning above"
+	}
+	return "http://" + addr + "/ui/"
 }
 
 func componentList(run map[string]bool) []string {
@@ -188,14 +214,33 @@ func writeStatus(w http.ResponseWriter, ok bool, what string) {
 	fmt.Fprintf(w, "{\"status\":%q}\n", what)
 }
 
-// mountIngest serves the source webhooks on dev's HTTP mux. The caller
-// closes the returned server after the HTTP server has drained, so no
-// in-flight webhook loses its producer.
-func mountIngest(ctx context.Context, e *env, mux *http.ServeMux) (*ingest.Server, error) {
-	srv, err := newIngestServer(ctx, e)
+// mountIngest serves the source webhooks on dev's HTTP mux at addr. The
+// caller closes the returned server after the HTTP server has drained, so
+// no in-flight webhook loses its producer.
+func mountIngest(ctx context.Context, e *env, mux *http.ServeMux, addr string) (*ingest.Server, error) {
+	srv, err := newDevIngestServer(ctx, e)
 	if err != nil {
 		return nil, err
 	}
+	if err := srv.CheckListen(addr); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("%w: --http: %v", errUsage, err)
+	}
 	mux.Handle("/v1/", srv.Handler())
 	return srv, nil
+}
+
+// newDevIngestServer is the ingest as provbus dev (and provbus bench) run
+// it: every source without credentials open — dev listens on loopback,
+// and CheckListen refuses anything else — and no rate limit, so what a
+// developer or a benchmark sends is measured, not throttled.
+func newDevIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
+	c := *e
+	openUnauthenticated(&c.cfg.Ingest)
+	for _, name := range config.SourceNames {
+		p := c.cfg.Ingest.Sources.Policy(name)
+		p.RateLimit, p.CredentialRateLimit = config.RateLimit{}, config.RateLimit{}
+		c.cfg.Ingest.Sources.SetPolicy(name, p)
+	}
+	return newIngestServer(ctx, &c)
 }

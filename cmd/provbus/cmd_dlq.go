@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/internal/dlq"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -22,8 +22,10 @@ import (
 // Registered here rather than in main.go so the dlq command is one file.
 func init() {
 	commands["dlq"] = command{
-		summary: "list dead-lettered (or parked) records with their reasons, redrive fixed ones",
-		run:     runDLQ,
+		summary:     "list dead-lettered (or parked) records with their reasons, redrive fixed ones",
+		example:     "provbus dlq list --reason unknown_schema\nprovbus dlq redrive --select 0:17,1:4 --dry-run",
+		subcommands: []string{"list", "redrive"},
+		run:         runDLQ,
 	}
 }
 
@@ -40,21 +42,6 @@ records that still do not decode are left where they are and reported.
 
 flags:
 `
-
-// dlqEntry is one DLQ or parking record as list prints it.
-type dlqEntry struct {
-	Partition int32     `json:"partition"`
-	Offset    int64     `json:"offset"`
-	Time      time.Time `json:"time"`
-	Reason    string    `json:"reason"`
-	Error     string    `json:"error"`
-	Source    string    `json:"source_topic"`
-	SourcePos string    `json:"source_position"` // partition@offset
-	Group     string    `json:"group"`
-	Key       string    `json:"key"`
-	EventType string    `json:"event_type,omitempty"`
-	record    *kgo.Record
-}
 
 func runDLQ(ctx context.Context, g *globals, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "redrive") {
@@ -99,9 +86,9 @@ func runDLQ(ctx context.Context, g *globals, args []string) error {
 	if *source != "" {
 		*source = physical(ns, *source)
 	}
-	var entries []dlqEntry
+	var entries []dlq.Entry
 	err = readToEnd(ctx, cl, *topic, func(r *kgo.Record) bool {
-		en := entryOf(r)
+		en := dlq.EntryOf(r)
 		en.Source = physical(ns, en.Source)
 		if (*reason == "" || en.Reason == *reason) && (*source == "" || en.Source == *source) &&
 			(len(picked) == 0 || picked[[2]int64{int64(r.Partition), r.Offset}]) {
@@ -132,18 +119,7 @@ func parseSelection(s string) (map[[2]int64]bool, error) {
 	return out, nil
 }
 
-func entryOf(r *kgo.Record) dlqEntry {
-	h := func(k string) string { v, _ := records.Header(r, k); return v }
-	p, o := h(records.HeaderDLQPartition), h(records.HeaderDLQOffset)
-	return dlqEntry{
-		Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp.UTC(),
-		Reason: h(records.HeaderDLQReason), Error: h(records.HeaderDLQError),
-		Source: h(records.HeaderDLQTopic), SourcePos: p + "@" + o, Group: h(records.HeaderDLQGroup),
-		Key: string(r.Key), EventType: h(schemas.HeaderEventType), record: r,
-	}
-}
-
-func printDLQ(entries []dlqEntry, format string) error {
+func printDLQ(entries []dlq.Entry, format string) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(os.Stdout)
@@ -173,49 +149,26 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// HeaderRedrivenFrom marks a redriven record with the DLQ position it came
-// from, so a second redrive of the same record can be recognised.
-const headerRedrivenFrom = "provbus.redriven_from"
-
-// redrive produces each entry back to its source topic, without the DLQ
-// headers, keyed as before so it lands on the partition it came from.
-func redrive(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, from string, entries []dlqEntry, decodable, dryRun bool) error {
+// redrive sends the entries back to their source topic (dlq.Redrive) and
+// prints what it did.
+func redrive(ctx context.Context, cl *kgo.Client, codec *schemas.Codec, from string, entries []dlq.Entry, decodable, dryRun bool) error {
+	outs, err := dlq.Redrive(ctx, cl, codec, from, entries, decodable, dryRun)
 	var sent, skipped int
-	var ev schemas.Event
-	for _, en := range entries {
-		pos := fmt.Sprintf("%d:%d", en.Partition, en.Offset)
-		if en.Source == "" {
-			fmt.Printf("skip %s: no %s header\n", pos, records.HeaderDLQTopic)
+	for _, o := range outs {
+		switch {
+		case !o.Sent:
+			fmt.Printf("skip %s: %s\n", o.Pos, o.Why)
 			skipped++
-			continue
-		}
-		if decodable {
-			if _, err := codec.Decode(ctx, en.record.Value, &ev); err != nil {
-				fmt.Printf("skip %s: still does not decode: %v\n", pos, err)
-				skipped++
-				continue
-			}
-		}
-		r := &kgo.Record{Topic: en.Source, Key: en.record.Key, Value: en.record.Value}
-		for _, h := range en.record.Headers {
-			if !strings.HasPrefix(h.Key, "provbus.dlq.") && !strings.HasPrefix(h.Key, "provbus.parking.") && h.Key != headerRedrivenFrom {
-				r.Headers = append(r.Headers, h)
-			}
-		}
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: headerRedrivenFrom, Value: []byte(from + "/" + pos)})
-		if dryRun {
-			fmt.Printf("would send %s → %s (key %q)\n", pos, en.Source, en.Key)
+		case dryRun:
+			fmt.Printf("would send %s → %s\n", o.Pos, o.To)
 			sent++
-			continue
+		default:
+			fmt.Printf("sent %s → %s\n", o.Pos, o.To)
+			sent++
 		}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			return fmt.Errorf("redrive %s to %s: %w", pos, en.Source, err)
-		}
-		fmt.Printf("sent %s → %s\n", pos, en.Source)
-		sent++
 	}
 	fmt.Printf("%d sent, %d skipped\n", sent, skipped)
-	return nil
+	return err
 }
 
 // readToEnd calls fn for every committed record of topic, from the start up

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/dlq"
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
@@ -30,11 +31,11 @@ func TestDLQListRedrive(t *testing.T) {
 	good.Topic, good.Partition, good.Offset = src, 1, 7
 	bad := &kgo.Record{Topic: src, Key: []byte("42"), Value: []byte("garbage"), Partition: 1, Offset: 8}
 	now := time.Now().UTC().Format(time.RFC3339)
-	dlq := []*kgo.Record{
+	dead := []*kgo.Record{
 		records.DLQ(good, "provbus-route", "unroutable", errTest("no subscriber yet"), now),
 		records.DLQ(bad, "provbus-route", "not_wire_format", errTest("bad magic"), now),
 	}
-	if err := cl.ProduceSync(ctx, dlq...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, dead...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	base := []string{"--brokers", ec.Brokers()[0], "--registry", ec.RegistryURL()}
@@ -54,7 +55,7 @@ func TestDLQListRedrive(t *testing.T) {
 	if _, ok := records.Header(got[0], records.HeaderDLQReason); ok {
 		t.Error("redriven record keeps DLQ headers")
 	}
-	if from, _ := records.Header(got[0], headerRedrivenFrom); from == "" || string(got[0].Key) != "42" {
+	if from, _ := records.Header(got[0], dlq.HeaderRedrivenFrom); from == "" || string(got[0].Key) != "42" {
 		t.Errorf("redriven record: key %q, from %q", got[0].Key, from)
 	}
 }

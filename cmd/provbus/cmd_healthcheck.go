@@ -15,6 +15,7 @@ import (
 func init() {
 	commands["healthcheck"] = command{
 		summary: "probe an HTTP health endpoint, exit 0 when it answers 2xx (container healthchecks)",
+		example: "provbus healthcheck --url http://127.0.0.1:8080/readyz --timeout 2s",
 		run:     runHealthcheck,
 	}
 }
@@ -23,7 +24,7 @@ func runHealthcheck(ctx context.Context, _ *globals, args []string) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	url := fs.String("url", "http://127.0.0.1:8080/healthz", "URL to GET")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, "", args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -13,6 +13,7 @@ import (
 func init() {
 	commands["history"] = command{
 		summary: "everything that happened to one account, customer, MSISDN …, with lineage",
+		example: "provbus history --account 1042 --from -7d",
 		run:     runHistory,
 	}
 }
@@ -93,6 +94,9 @@ func runHistory(ctx context.Context, g *globals, args []string) error {
 	}
 	h.Stats.Written = int64(len(entries))
 	err = errors.Join(err, out.Close(), closeOut())
+	if err == nil && f.format == eventlog.FormatTable && f.out == "" {
+		err = printAttempts(ctx, e, codec, ent, entries, win)
+	}
 	fmt.Fprintln(os.Stderr, eventlog.Summary("history", h.Stats))
 	return err
 }

@@ -14,8 +14,10 @@ import (
 // Registered here rather than in main.go so the import command is one file.
 func init() {
 	commands["import"] = command{
-		summary: "backfill: import events (NDJSON) or a directory snapshot (CSV)",
-		run:     runImport,
+		summary:     "backfill: import events (NDJSON) or a directory snapshot (CSV)",
+		example:     "provbus import events --source portabilling --strict events.ndjson\nprovbus import directory accounts.csv",
+		subcommands: []string{"events", "directory"},
+		run:         runImport,
 	}
 }
 
@@ -44,6 +46,7 @@ func runImport(ctx context.Context, g *globals, args []string) error {
 	source := fs.String("source", "", "source of the events: portabilling, transatel or jerasoft (events only)")
 	strict := fs.Bool("strict", false, "produce nothing if any line is bad")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	instance := fs.String("instance", "", "import as this named source instance (installation): ids <instance>:<id> (events only)")
 	if err := parseFlagsArgs(fs, importUsage, args[1:]); err != nil {
 		return err
 	}
@@ -79,6 +82,7 @@ func runImport(ctx context.Context, g *globals, args []string) error {
 		defer closeFn()
 		p := newProgress(os.Stderr, size, *quiet)
 		opt.Progress = p.update
+		opt.Instance = *instance
 		opt.BadLine = func(line int, err error) {
 			p.clear()
 			fmt.Fprintf(os.Stderr, "%s:%d: %v\n", path, line, err)

@@ -30,6 +30,7 @@ import (
 func init() {
 	commands["process"] = command{
 		summary: "run the stream processors (directory, dispatch, …) as consumer group members",
+		example: "provbus process --config provbus.yaml --brokers kafka:9092",
 		run:     runProcess,
 	}
 }
@@ -68,7 +69,7 @@ type processor func(deps processDeps) stream.Processor
 // line here.
 var processors = []processor{
 	func(d processDeps) stream.Processor { return directory.New(d.cfg.Process.WatermarkSkew.Std()) },
-	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch"), 0) },
+	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch")) },
 	func(d processDeps) stream.Processor {
 		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std()).
 			WithDedupBound(d.cfg.Process.DedupMaxIDs, d.log.Named(route.GroupID))

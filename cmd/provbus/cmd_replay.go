@@ -18,6 +18,7 @@ import (
 func init() {
 	commands["replay"] = command{
 		summary: "print (or re-publish) the events of a time window of topics",
+		example: "provbus replay --source portabilling --from -24h --format parquet --out day.parquet\nprovbus replay --handler IPTV --from 2024-05-01 --account 1042",
 		run:     runReplay,
 	}
 }
@@ -54,6 +55,7 @@ type readFlags struct {
 	origin, customer, account, product, msisdn, sim, obj string
 	from, to                                             string
 	format, out, attrs                                   string
+	instance                                             string
 }
 
 // registerSelection adds the topic selection flags.
@@ -69,6 +71,7 @@ func (f *readFlags) registerSelection(fs *flag.FlagSet) {
 func (f *readFlags) registerFilters(fs *flag.FlagSet, entity bool) {
 	fs.Var(&f.types, "type", "event type or glob, e.g. 'Account/Status/*' (repeatable; any matches)")
 	fs.StringVar(&f.origin, "origin", "", "direct or inherited")
+	fs.StringVar(&f.instance, "instance", "", "only events of this source instance (installation), e.g. pb-eu")
 	fs.Var(&f.where, "where", "field=value or field!=value on an envelope field, typed id or attr.<name> (repeatable; all must hold)")
 	if entity {
 		fs.StringVar(&f.customer, "customer", "", "only events of this i_customer")
@@ -82,14 +85,15 @@ func (f *readFlags) registerFilters(fs *flag.FlagSet, entity bool) {
 
 // registerOutput adds --format, --out and --attrs.
 func (f *readFlags) registerOutput(fs *flag.FlagSet, defFormat string) {
-	fs.StringVar(&f.format, "format", defFormat, "ndjson, csv or table")
+	fs.StringVar(&f.format, "format", defFormat, "ndjson, csv, table, parquet or avro (parquet and avro need --out or a pipe)")
 	fs.StringVar(&f.out, "out", "", "write to this file instead of stdout")
 	fs.StringVar(&f.attrs, "attrs", "", "CSV: comma list of attribute columns (default: every attribute seen, discovered over the whole output)")
 }
 
 func (f *readFlags) filter(e *env) (*eventlog.Filter, error) {
 	flt := &eventlog.Filter{Types: f.types, Origin: f.origin, Where: f.where,
-		MSISDN: eventlog.StringID(f.msisdn), SIM: eventlog.StringID(f.sim), ObjectID: eventlog.StringID(f.obj)}
+		MSISDN: eventlog.StringID(f.msisdn), SIM: eventlog.StringID(f.sim), ObjectID: eventlog.StringID(f.obj),
+		Instance: eventlog.StringID(f.instance)}
 	var err error
 	if flt.Customer, err = eventlog.ParseID("customer", f.customer); err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -127,6 +131,9 @@ func (f *readFlags) window() (eventlog.Window, error) {
 func (f *readFlags) output(topics []string, stream, cause bool) (eventlog.Writer, func() error, error) {
 	var w io.Writer = os.Stdout
 	closeFile := func() error { return nil }
+	if f.out == "" && eventlog.Binary(f.format) && eventlog.IsTerminal(os.Stdout) {
+		return nil, nil, fmt.Errorf("%w: --format %s writes a binary file: give --out FILE", errUsage, f.format)
+	}
 	if f.out != "" {
 		file, err := os.Create(f.out)
 		if err != nil {

@@ -13,8 +13,10 @@ import (
 // Registered here rather than in main.go so the route command is one file.
 func init() {
 	commands["route"] = command{
-		summary: "router tools: backfill a handler added to the catalog from history",
-		run:     runRoute,
+		summary:     "router tools: backfill a handler added to the catalog from history",
+		example:     "provbus route backfill --handler Huawei::PCRF --from 72h",
+		subcommands: []string{"backfill"},
+		run:         runRoute,
 	}
 }
 

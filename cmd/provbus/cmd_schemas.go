@@ -16,8 +16,10 @@ import (
 
 func init() {
 	commands["schemas"] = command{
-		summary: "compare, register or export the Avro schemas (check|register|export)",
-		run:     runSchemas,
+		summary:     "compare, register or export the Avro schemas (check|register|export)",
+		example:     "provbus schemas check --registry http://127.0.0.1:8081\nprovbus schemas export --dir schemas/avro",
+		subcommands: []string{"check", "register", "export"},
+		run:         runSchemas,
 	}
 }
 
@@ -32,7 +34,7 @@ func runSchemas(ctx context.Context, g *globals, args []string) error {
 	file := fs.String("file", "", "check: a .avsc file to check instead of the built-in schemas (needs --subject)")
 	subject := fs.String("subject", "", "check: the subject --file would be registered under")
 	dir := fs.String("dir", "schemas/avro", "export: directory to write the .avsc files to")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlagsArgs(fs, "", args[1:]); err != nil {
 		return err
 	}
 	e, err := g.load()

@@ -17,6 +17,7 @@ import (
 func init() {
 	commands["simulate"] = command{
 		summary: "send realistic PortaBilling, Transatel and JeraSoft traffic to an ingest",
+		example: "provbus simulate --url http://127.0.0.1:8080 --rate 500 --duration 1m",
 		run:     runSimulate,
 	}
 }

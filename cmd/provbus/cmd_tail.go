@@ -13,6 +13,7 @@ import (
 func init() {
 	commands["tail"] = command{
 		summary: "follow the selected topics live, decoded and filtered (read_committed)",
+		example: "provbus tail --domain account --type 'Account/Status/*'",
 		run:     runTail,
 	}
 }

@@ -13,8 +13,10 @@ import (
 
 func init() {
 	commands["topology"] = command{
-		summary: "plan or apply the topics and subjects the catalog needs, or describe them as AsyncAPI (plan|apply|asyncapi)",
-		run:     runTopology,
+		summary:     "plan or apply the topics and subjects the catalog needs, or describe them as AsyncAPI (plan|apply|asyncapi)",
+		example:     "provbus topology plan --brokers 127.0.0.1:9092\nprovbus topology asyncapi --out asyncapi.json",
+		subcommands: []string{"plan", "apply", "asyncapi"},
+		run:         runTopology,
 	}
 }
 
@@ -26,7 +28,7 @@ func runTopology(ctx context.Context, g *globals, args []string) error {
 		return fmt.Errorf("%w: provbus topology plan|apply|asyncapi", errUsage)
 	}
 	fs := flag.NewFlagSet("topology "+args[0], flag.ContinueOnError)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlagsArgs(fs, "", args[1:]); err != nil {
 		return err
 	}
 	e, err := g.load()

@@ -17,7 +17,7 @@ func runTopologyAsyncAPI(_ context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("topology asyncapi", flag.ContinueOnError)
 	out := fs.String("out", "", "write the document to this file instead of standard output")
 	version := fs.String("api-version", "1.0.0", "info.version of the document")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlagsArgs(fs, "", args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -18,11 +18,56 @@ type globals struct {
 	defaultLogFormat string
 }
 
-func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.brokers, "brokers", "", "comma-separated Kafka seed brokers (env PROVBUS_BROKERS; default 127.0.0.1:9092)")
-	fs.StringVar(&g.registry, "registry", "", "Schema Registry URL (env PROVBUS_REGISTRY; default http://127.0.0.1:8081)")
-	fs.StringVar(&g.configPath, "config", "", "path to provbus.yaml (env PROVBUS_CONFIG)")
-	fs.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+// globalFlag is one global flag: where it is stored and what it says.
+type globalFlag struct {
+	name, usage string
+	value       func(g *globals) *string
+}
+
+var globalFlags = []globalFlag{
+	// A `word` in the usage names the value in --help (flag.UnquoteUsage).
+	{"brokers", "Kafka seed brokers, a comma-separated `host:port` list (env PROVBUS_BROKERS; default 127.0.0.1:9092)", func(g *globals) *string { return &g.brokers }},
+	{"registry", "Schema Registry `URL` (env PROVBUS_REGISTRY; default http://127.0.0.1:8081)", func(g *globals) *string { return &g.registry }},
+	{"config", "`path` to provbus.yaml (env PROVBUS_CONFIG)", func(g *globals) *string { return &g.configPath }},
+	{"log-level", "log `level`: debug, info, warn or error (default info)", func(g *globals) *string { return &g.logLevel }},
+}
+
+func (g *globals) register(fs *flag.FlagSet) { g.registerMissing(fs) }
+
+// registerMissing adds the global flags to a command's FlagSet, so they
+// work after the command's name too. A command's own flag of the same name
+// keeps its meaning there (none has one today).
+func (g *globals) registerMissing(fs *flag.FlagSet) {
+	for _, f := range globalFlags {
+		if fs.Lookup(f.name) == nil {
+			// Var, not StringVar: StringVar would reset a value given
+			// before the command to the default.
+			fs.Var(stringRef{f.value(g)}, f.name, f.usage)
+			fs.Lookup(f.name).DefValue = ""
+		}
+	}
+}
+
+// stringRef is a flag.Value over an existing string.
+type stringRef struct{ p *string }
+
+func (s stringRef) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+
+func (s stringRef) Set(v string) error { *s.p = v; return nil }
+
+// isGlobalFlag reports whether name is one of the global flags.
+func isGlobalFlag(name string) bool {
+	for _, f := range globalFlags {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve fills unset flags from the environment. Flags win over the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -146,17 +147,35 @@ func parseFlags(fs *flag.FlagSet, usage string, args []string) error {
 }
 
 // parseFlagsArgs is parseFlags for commands that take positional
-// arguments (fs.Args()), which the caller checks.
+// arguments (fs.Args()), which the caller checks. Every command parses
+// through it, so every command also accepts the global flags after its
+// name, prints --help with the global flags and its example, and suggests
+// the nearest flag for a mistyped one (flags.go).
 func parseFlagsArgs(fs *flag.FlagSet, usage string, args []string) error {
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+	g := cli
+	if g == nil {
+		g = &globals{}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	g.registerMissing(fs)
+	help := false
+	fs.SetOutput(io.Discard) // errors are returned, help printed below
+	fs.Usage = func() { help = true }
+	if describe != nil {
+		describe(fs)
+		return flag.ErrHelp
+	}
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %v", errUsage, explainFlagError(fs, err))
+	}
+	// Typed after the command, the global flags are checked here: the
+	// check before the command saw only what preceded it.
+	if err := g.resolve(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err != nil || help {
+		printHelp(stderr, fs, usage)
+		return flag.ErrHelp
 	}
 	return nil
 }

@@ -59,10 +59,20 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"kafka:\n  brokerz: [a:1]\n":                   "line 2: field brokerz not found",
 		"topics:\n  partitions: 0\n":                   "topics.partitions",
 		"kafka:\n  sasl: {mechanism: GSSAPI}\n":        "kafka.sasl.mechanism",
+		"kafka:\n  compression: brotli\n":              "kafka.compression",
 		"log:\n  level: loud\n":                        "log.level",
 		"topics:\n  handler_retention: soon\n":         `"soon" is not a duration`,
 		"registry:\n  url: sr:8081\n":                  "registry.url",
 		"ingest:\n  auth: {transatel: {secrets: [x]}}": "ingest.auth.transatel.secrets[0]",
+		"ingest:\n  auth: {portabilling: {instances: [{name: \"EU:1\", username: u, password: p}]}}": "ingest.auth.portabilling.instances[0].name",
+		"ingest:\n  auth: {jerasoft: {instances: [{name: a, token: t}, {name: a, token: u}]}}":       "ingest.auth.jerasoft.instances[1].name",
+		"ingest:\n  trusted_proxies: [10.0.0.1]":                                                     "ingest.trusted_proxies",
+		"ingest:\n  sources: {transatel: {allow_cidrs: [nope]}}":                                     "ingest.sources.transatel.allow_cidrs",
+		"ingest:\n  sources: {portabilling: {client_ca_file: /ca.pem}}":                              "ingest.sources.portabilling.client_ca_file",
+		"ingest:\n  sources: {jerasoft: {rate_limit: {per_second: 5, burst: 0}}}":                    "ingest.sources.jerasoft.rate_limit",
+		"ingest:\n  sources: {jerasoft: {insecure_public: true}}":                                    "ingest.sources.jerasoft.insecure_public",
+		"ingest:\n  tls: {cert_file: /c.pem}":                                                        "ingest.tls",
+		"ingest:\n  limits: {max_depth: 1}":                                                          "ingest.limits.max_depth",
 	}
 	for body, want := range cases {
 		_, err := Load(writeFile(t, body))
@@ -73,6 +83,34 @@ func TestErrorsNameTheKey(t *testing.T) {
 	t.Setenv("PROVBUS_TOPICS_PARTITIONS", "many")
 	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "PROVBUS_TOPICS_PARTITIONS") {
 		t.Errorf("bad env: err = %v", err)
+	}
+}
+
+func TestIngestEnvAndDefaults(t *testing.T) {
+	t.Setenv("PROVBUS_INGEST_SOURCES_JERASOFT_RATE_LIMIT_PER_SECOND", "2.5")
+	t.Setenv("PROVBUS_INGEST_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.0/16")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.Ingest
+	if in.Sources.JeraSoft.RateLimit.PerSecond != 2.5 || len(in.TrustedProxies) != 2 {
+		t.Errorf("env not applied: %+v %v", in.Sources.JeraSoft.RateLimit, in.TrustedProxies)
+	}
+	// Secure by default: no source open, the JeraSoft token never read
+	// from a URL, metrics on loopback.
+	for _, name := range SourceNames {
+		if p := in.Sources.Policy(name); p.Insecure || in.Auth.Has(name) {
+			t.Errorf("%s is open or has credentials by default", name)
+		}
+	}
+	if in.Auth.JeraSoft.QueryParam != "" || in.MetricsListen != "127.0.0.1:9465" {
+		t.Errorf("query_param %q, metrics_listen %q", in.Auth.JeraSoft.QueryParam, in.MetricsListen)
+	}
+	for _, name := range EnvNames() {
+		if strings.Contains(name, "INSTANCES") {
+			t.Errorf("%s: lists of objects have no environment form", name)
+		}
 	}
 }
 

@@ -34,7 +34,10 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 			}
 		}
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return applyDeliverEnv(cfg, lookup)
 }
 
 // EnvNames lists every environment variable Load reads, for the docs.
@@ -66,15 +69,24 @@ func walk(v reflect.Value, prefix string, fn func(string, reflect.Value)) {
 		}
 		name := prefix + "_" + strings.ToUpper(tag)
 		f := v.Field(i)
+		if f.Kind() == reflect.Map {
+			continue // keyed by name: see applyDeliverEnv
+		}
 		if f.Kind() == reflect.Struct {
 			walk(f, name, fn)
 			continue
+		}
+		if f.Kind() == reflect.Slice && f.Type().Elem().Kind() != reflect.String {
+			continue // lists of objects (instances) are set in the file only
 		}
 		fn(name, f)
 	}
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var (
+	durationType  = reflect.TypeOf(Duration(0))
+	durationsType = reflect.TypeOf([]Duration(nil))
+)
 
 func setValue(f reflect.Value, v string) error {
 	if f.Type() == durationType {
@@ -83,6 +95,18 @@ func setValue(f reflect.Value, v string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(d))
+		return nil
+	}
+	if f.Type() == durationsType {
+		var ds []Duration
+		for _, p := range strings.Split(v, ",") {
+			d, err := ParseDuration(strings.TrimSpace(p))
+			if err != nil {
+				return err
+			}
+			ds = append(ds, d)
+		}
+		f.Set(reflect.ValueOf(ds))
 		return nil
 	}
 	switch f.Kind() {
@@ -94,6 +118,12 @@ func setValue(f reflect.Value, v string) error {
 			return fmt.Errorf("%q is not a boolean", v)
 		}
 		f.SetBool(b)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		f.SetFloat(n)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

@@ -114,3 +114,83 @@ func load(b *testing.B, c *cluster, tp string, n int, at time.Time) {
 	}
 	b.Logf("loaded %d records in %s", n, time.Since(start).Round(time.Millisecond))
 }
+
+// BenchmarkReplayFormats compares the output formats on the same records:
+// decode/<format> is the per-record path over fetched records, kfake/<format>
+// the whole replay of PROVBUS_BENCH_RECORDS records (default 200 000) from
+// the embedded broker, written to io.Discard. Besides records/s each
+// reports records/cpu-s, records per second of the process's CPU time,
+// which a loaded machine does not skew. BENCHMARKS.md holds the figures;
+// Parquet and Avro must stay ≥ 0.8× NDJSON.
+func BenchmarkReplayFormats(b *testing.B) {
+	c := startCluster(b)
+	tp := topic("portabilling.account")
+	c.create(1, tp)
+	at := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	formats := []string{FormatNDJSON, FormatParquet, FormatAvro}
+	opts := WriterOptions{Topics: []string{"portabilling.account"}}
+
+	rs := make([]*kgo.Record, 4096)
+	for i := range rs {
+		rs[i] = c.rec(tp, "k", at, benchEvent(i, at))
+	}
+	for _, format := range formats {
+		b.Run("decode/"+format, func(b *testing.B) {
+			w, err := NewWriter(format, io.Discard, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := &Pipeline{Codec: c.codec, Out: w}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if err := p.Handle(ctx, rs[i%len(rs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			reportCPU(b, b.N, cpuTime()-cpu)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+
+	n, loaded := 200_000, false
+	if s := os.Getenv("PROVBUS_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	for _, format := range formats {
+		b.Run("kfake/"+format, func(b *testing.B) {
+			if !loaded {
+				load(b, c, tp, n, at)
+				loaded = true
+			}
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				w, err := NewWriter(format, io.Discard, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := &Pipeline{Codec: c.codec, Out: w}
+				if err := Replay(context.Background(), c.dial, []string{tp}, p, nil); err != nil {
+					b.Fatal(err)
+				}
+				if p.Stats.Written != int64(n) {
+					b.Fatalf("wrote %d of %d", p.Stats.Written, n)
+				}
+			}
+			reportCPU(b, n*b.N, cpuTime()-cpu)
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+func reportCPU(b *testing.B, records int, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(records)/cpu.Seconds(), "records/cpu-s")
+	}
+}

@@ -24,6 +24,9 @@ type Filter struct {
 	// Entity filters compare with the typed ids.
 	Customer, Account, Product *int64
 	MSISDN, SIM, ObjectID      *string
+	// Instance is the source installation (the instance header and
+	// field); nil matches every instance, the default one included.
+	Instance *string
 	// Where are "field=value" or "field!=value" conditions on an envelope
 	// field, a typed id, "payload" or "attr.<name>".
 	Where []string
@@ -99,6 +102,11 @@ func (f *Filter) MatchHeaders(r *kgo.Record) bool {
 			return false
 		}
 	}
+	if f.Instance != nil {
+		if i, ok := records.Header(r, schemas.HeaderInstance); ok && i != *f.Instance {
+			return false
+		}
+	}
 	return true
 }
 
@@ -111,7 +119,8 @@ func (f *Filter) Match(ev *schemas.Event) bool {
 		return false
 	}
 	if !eqInt(f.Customer, ev.ICustomer) || !eqInt(f.Account, ev.IAccount) || !eqInt(f.Product, ev.IProduct) ||
-		!eqStr(f.MSISDN, ev.MSISDN) || !eqStr(f.SIM, ev.SIMSerial) || !eqStr(f.ObjectID, ev.ObjectID) {
+		!eqStr(f.MSISDN, ev.MSISDN) || !eqStr(f.SIM, ev.SIMSerial) || !eqStr(f.ObjectID, ev.ObjectID) ||
+		!eqStr(f.Instance, ev.Instance) {
 		return false
 	}
 	for _, c := range f.where {

@@ -94,6 +94,28 @@ func TestFilterHeadersAndErrors(t *testing.T) {
 	}
 }
 
+func TestFilterInstance(t *testing.T) {
+	eu, us := "eu", "us"
+	f := &Filter{Instance: &eu}
+	if err := f.Compile(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		instance *string
+		want     bool
+	}{{&eu, true}, {&us, false}, {nil, false}} {
+		if got := f.Match(&schemas.Event{Instance: tc.instance}); got != tc.want {
+			t.Errorf("instance %v: %v, want %v", tc.instance, got, tc.want)
+		}
+	}
+	if f.MatchHeaders(&kgo.Record{Headers: []kgo.RecordHeader{{Key: "instance", Value: []byte("us")}}}) {
+		t.Error("instance header us passed --instance eu")
+	}
+	if !(&Filter{}).Match(&schemas.Event{Instance: &us}) {
+		t.Error("no instance filter must match every instance")
+	}
+}
+
 func TestParseTime(t *testing.T) {
 	now := time.Date(2024, 5, 8, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{

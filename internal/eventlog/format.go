@@ -8,7 +8,11 @@ import (
 
 // Writer turns entries into one output format. Close flushes what is
 // buffered (and, for a CSV with a discovered column set, writes it all); a
-// Writer is not safe for concurrent use.
+// Writer is not safe for concurrent use. A Writer may keep references to
+// an entry's values until Close (the Parquet writer batches rows), so the
+// caller leaves an Event's strings, pointers and map unchanged once
+// written: Pipeline decodes each record into fresh ones
+// (TestPipelineLeavesWrittenValues).
 type Writer interface {
 	Write(e *Entry) error
 	Close() error
@@ -19,7 +23,20 @@ const (
 	FormatNDJSON = "ndjson"
 	FormatCSV    = "csv"
 	FormatTable  = "table"
+	// FormatParquet and FormatAvro are binary files for analysts'
+	// tools (docs/analysts.md).
+	FormatParquet = "parquet"
+	FormatAvro    = "avro"
 )
+
+// Formats lists every format, for flag help.
+var Formats = []string{FormatNDJSON, FormatCSV, FormatTable, FormatParquet, FormatAvro}
+
+// Binary reports whether format writes bytes a terminal should not get.
+func Binary(format string) bool {
+	f := strings.ToLower(format)
+	return f == FormatParquet || f == FormatAvro
+}
 
 // WriterOptions shape a writer's columns. They depend on the selection, not
 // on the data read, except where noted.
@@ -40,8 +57,7 @@ type WriterOptions struct {
 	TempDir string
 }
 
-// NewWriter returns the writer for format ("ndjson", "csv" or "table")
-// writing to w.
+// NewWriter returns the writer for format (one of Formats) writing to w.
 func NewWriter(format string, w io.Writer, o WriterOptions) (Writer, error) {
 	switch strings.ToLower(format) {
 	case FormatNDJSON, "json", "jsonl":
@@ -50,6 +66,10 @@ func NewWriter(format string, w io.Writer, o WriterOptions) (Writer, error) {
 		return newCSV(w, o)
 	case FormatTable:
 		return newTable(w, o), nil
+	case FormatParquet:
+		return newParquet(w, o), nil
+	case FormatAvro:
+		return newAvro(w, o)
 	}
-	return nil, fmt.Errorf("format %q: want ndjson, csv or table", format)
+	return nil, fmt.Errorf("format %q: want %s", format, strings.Join(Formats, ", "))
 }

@@ -40,7 +40,14 @@ type History struct {
 	Codec     *schemas.Codec
 	Window    Window
 	Filter    *Filter // optional, applied to the entity's own records
-	Stats     Stats
+	// MaxOffsets, when positive, bounds the read to the newest MaxOffsets
+	// offsets of each partition, so the cost of a history does not grow
+	// with the topics (the console sets it). Horizon then says from when
+	// the history is complete: records before it are dropped, since some
+	// partitions were not read that far back.
+	MaxOffsets int64
+	Horizon    time.Time
+	Stats      Stats
 }
 
 // historyTopic is one topic history reads and how its records relate to the
@@ -85,7 +92,7 @@ func (h *History) Run(ctx context.Context, dial Dial, ent Entity) ([]Entry, erro
 	for _, c := range cands {
 		stage[c.name] = c.stage
 	}
-	entries, err := h.read(ctx, dial, adm, cands, ent, h.Window, func(ev *schemas.Event, topic string) bool {
+	entries, horizon, err := h.read(ctx, dial, adm, cands, ent, h.Window, func(ev *schemas.Event, topic string) bool {
 		if stage[topic] == 2 && !h.deliveredFor(ev, ent) {
 			return false
 		}
@@ -93,6 +100,15 @@ func (h *History) Run(ctx context.Context, dial Dial, ent Entity) ([]Entry, erro
 	})
 	if err != nil {
 		return nil, err
+	}
+	if h.Horizon = horizon; !horizon.IsZero() {
+		kept := entries[:0]
+		for _, e := range entries {
+			if !e.Record.Timestamp.Before(horizon) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
 	}
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: no records for %s in %s", ErrEmptyWindow, ent, h.Window)
@@ -140,14 +156,17 @@ func (h *History) deliveredFor(ev *schemas.Event, ent Entity) bool {
 // read reads, of each existing topic in cands, the partition ent's key
 // hashes to within w, and returns copies of the events keep accepts.
 // Topics the cluster does not have (an unprovisioned handler) are skipped.
-func (h *History) read(ctx context.Context, dial Dial, adm *kadm.Client, cands []historyTopic, ent Entity, w Window, keep func(*schemas.Event, string) bool) ([]Entry, error) {
+// With MaxOffsets it reads each partition's newest MaxOffsets offsets only
+// and returns the horizon: the latest first timestamp among the cut
+// partitions (zero when none was cut).
+func (h *History) read(ctx context.Context, dial Dial, adm *kadm.Client, cands []historyTopic, ent Entity, w Window, keep func(*schemas.Event, string) bool) ([]Entry, time.Time, error) {
 	names := make([]string, len(cands))
 	for i, c := range cands {
 		names[i] = c.name
 	}
 	tds, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("list topics: %w", err)
+		return nil, time.Time{}, fmt.Errorf("list topics: %w", err)
 	}
 	key := []byte(ent.Value)
 	parts := map[string][]int32{}
@@ -161,14 +180,30 @@ func (h *History) read(ctx context.Context, dial Dial, adm *kadm.Client, cands [
 		topics = append(topics, n)
 	}
 	if len(topics) == 0 {
-		return nil, fmt.Errorf("%w: none of %v exists", ErrUnknownTopic, names)
+		return nil, time.Time{}, fmt.Errorf("%w: none of %v exists", ErrUnknownTopic, names)
 	}
 	ranges, err := Plan(ctx, adm, topics, w, parts)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
+	cut := map[string]bool{} // topic → its (one) partition was cut, first record not seen yet
+	if h.MaxOffsets > 0 {
+		for i := range ranges {
+			if r := &ranges[i]; r.Len() > h.MaxOffsets {
+				r.Start = r.End - h.MaxOffsets
+				cut[r.Topic] = true
+			}
+		}
+	}
+	var horizon time.Time
 	var out []Entry
 	err = Read(ctx, dial, ranges, nil, func(r *kgo.Record) error {
+		if cut[r.Topic] {
+			delete(cut, r.Topic)
+			if r.Timestamp.After(horizon) {
+				horizon = r.Timestamp
+			}
+		}
 		if !bytes.Equal(r.Key, key) || !w.Contains(r.Timestamp) {
 			return nil
 		}
@@ -183,5 +218,5 @@ func (h *History) read(ctx context.Context, dial Dial, adm *kadm.Client, cands [
 		}
 		return nil
 	})
-	return out, err
+	return out, horizon, err
 }

@@ -59,7 +59,7 @@ func (h *History) parents(ctx context.Context, dial Dial, adm *kadm.Client, entr
 	var out []Entry
 	win := Window{From: earliest.Add(-parentLookback), To: latest.Add(time.Millisecond)}
 	for w, ids := range want {
-		got, err := h.read(ctx, dial, adm, []historyTopic{{w.topic, 0}}, Entity{w.field, w.key}, win,
+		got, _, err := h.read(ctx, dial, adm, []historyTopic{{w.topic, 0}}, Entity{w.field, w.key}, win,
 			func(ev *schemas.Event, _ string) bool { return ids[ev.EventID] })
 		if errors.Is(err, ErrEmptyWindow) || errors.Is(err, ErrUnknownTopic) {
 			// The parent is outside the lookback or its topic is

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -79,5 +81,44 @@ func TestHistoryLineage(t *testing.T) {
 	h = &History{Catalog: cat, Codec: c.codec}
 	if _, err := h.Run(context.Background(), c.dial, Entity{"i_account", "999"}); !errors.Is(err, ErrEmptyWindow) {
 		t.Fatalf("unknown account: err = %v, want ErrEmptyWindow", err)
+	}
+}
+
+// TestHistoryMaxOffsets: with MaxOffsets the history reads each partition's
+// newest offsets only, says from when it is complete (Horizon) and drops
+// what is older; without it (the twin) the old event is there.
+func TestHistoryMaxOffsets(t *testing.T) {
+	c := startCluster(t)
+	cat, err := topology.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const acct = "portabilling.account"
+	c.create(1, acct, topology.TopicAccountInherited, "handler.iptv")
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	recs = append(recs, c.rec(acct, "42", t0, accountEvent("old", "Account/New", 42, 7, t0)))
+	for i := int64(1); i <= 20; i++ { // other accounts, same partition
+		at := t0.Add(time.Duration(i) * time.Minute)
+		recs = append(recs, c.rec(acct, itoa(100+i), at, accountEvent("x"+itoa(i), "Account/New", 100+i, 7, at)))
+	}
+	late := t0.Add(time.Hour)
+	recs = append(recs, c.rec(acct, "42", late, accountEvent("new", "Account/BalanceChanged", 42, 7, late)))
+	c.produce(recs...)
+
+	h := &History{Catalog: cat, Codec: c.codec, MaxOffsets: 5}
+	got, err := h.Run(context.Background(), c.dial, Entity{"i_account", "42"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Event.EventID != "new" {
+		t.Fatalf("bounded history: %d entries, want only the new event", len(got))
+	}
+	if want := t0.Add(17 * time.Minute); !h.Horizon.Equal(want) {
+		t.Fatalf("horizon %s, want %s (the oldest of the 5 newest offsets)", h.Horizon, want)
+	}
+	h = &History{Catalog: cat, Codec: c.codec}
+	if got, err = h.Run(context.Background(), c.dial, Entity{"i_account", "42"}); err != nil || len(got) != 2 || !h.Horizon.IsZero() {
+		t.Fatalf("unbounded history: %d entries, horizon %s, err %v; want both events", len(got), h.Horizon, err)
 	}
 }

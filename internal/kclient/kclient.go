@@ -22,7 +22,7 @@ import (
 )
 
 // Opts returns the connection options for cfg: seed brokers, client id,
-// TLS, SASL and a kzap logger (warnings and up, so the client's chatter
+// the produce compression codec, TLS, SASL and a kzap logger (warnings and up, so the client's chatter
 // does not drown the pipeline's own logs; info too when log is at debug,
 // for connections, group joins and rebalances — kgo's own debug level logs
 // every request and is never enabled).
@@ -31,6 +31,11 @@ func Opts(cfg config.Kafka, log *zap.Logger) ([]kgo.Opt, error) {
 	if cfg.ClientID != "" {
 		opts = append(opts, kgo.ClientID(cfg.ClientID))
 	}
+	codec, err := Compression(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(codec))
 	if log != nil {
 		level := kgo.LogLevelWarn
 		if log.Core().Enabled(zapcore.DebugLevel) {
@@ -57,6 +62,28 @@ func Opts(cfg config.Kafka, log *zap.Logger) ([]kgo.Opt, error) {
 		return nil, fmt.Errorf("kafka.sasl.mechanism: unsupported %q", cfg.SASL.Mechanism)
 	}
 	return opts, nil
+}
+
+// Compression returns the codec named by kafka.compression ("" is
+// config.DefaultCompression). Every provbus producer is built from Opts, so
+// this one setting decides what all consumers must decode.
+func Compression(name string) (kgo.CompressionCodec, error) {
+	if name == "" {
+		name = config.DefaultCompression
+	}
+	switch strings.ToLower(name) {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("kafka.compression: %q is not one of %s", name, strings.Join(config.Compressions, ", "))
 }
 
 // TLSConfig loads a TLS client configuration from files.

@@ -35,6 +35,8 @@ const (
 	RejectAuth        = "unauthorized"           // 401
 	RejectTooLarge    = "too_large"              // 413
 	RejectMediaType   = "unsupported_media_type" // 415
+	RejectForbidden   = "forbidden"              // 403: address not in the source's allow-list
+	RejectRateLimited = "rate_limited"           // 429: the source's or the credential's rate
 	RejectUnavailable = "unavailable"            // 503: Kafka did not acknowledge in time
 	RejectInternal    = "internal"               // 500
 )
@@ -69,6 +71,7 @@ type Pipeline struct {
 	dlq            *prometheus.CounterVec
 	lag            *prometheus.GaugeVec
 	directory      prometheus.Gauge
+	blockedSince   prometheus.Gauge
 
 	events   children[[3]string]
 	requests children[requestKey]
@@ -147,6 +150,10 @@ func New(reg *prometheus.Registry) *Pipeline {
 	p.directory = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "provbus_directory_accounts",
 		Help: "Accounts this process's directory partitions know (account to customer and product).",
+	}))
+	p.blockedSince = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "provbus_dispatch_blocked_since_seconds",
+		Help: "Unix time since which this process's dispatcher has been waiting for the directory's watermark, 0 when it is not waiting: alert on time() - x > 60 and x > 0.",
 	}))
 	register(reg, collectors.NewGoCollector())
 	register(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -291,6 +298,15 @@ func (p *Pipeline) DirectoryAccounts() prometheus.Gauge {
 		return nop
 	}
 	return p.directory
+}
+
+// DispatchBlockedSince returns the gauge of the dispatcher's wait for the
+// directory (Unix seconds it started, 0 when not waiting).
+func (p *Pipeline) DispatchBlockedSince() prometheus.Gauge {
+	if p == nil {
+		return nop
+	}
+	return p.blockedSince
 }
 
 // nop is the metric of a nil Pipeline.

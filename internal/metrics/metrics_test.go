@@ -16,17 +16,18 @@ import (
 // contract is docs/operations.md's metric table: name → labels. The
 // dashboard and people's alerts depend on exactly these.
 var contract = map[string][]string{
-	"provbus_ingest_events_total":     {"outcome", "source", "type"},
-	"provbus_ingest_requests_total":   {"code", "source"},
-	"provbus_ingest_latency_seconds":  {"source"},
-	"provbus_records_produced_total":  {"topic"},
-	"provbus_dispatch_fanout_size":    nil,
-	"provbus_process_latency_seconds": {"processor"},
-	"provbus_dedup_hits_total":        nil,
-	"provbus_dedup_evictions_total":   nil,
-	"provbus_dlq_records_total":       {"reason", "topic"},
-	"provbus_consumer_lag":            {"group", "partition", "topic"},
-	"provbus_directory_accounts":      nil,
+	"provbus_ingest_events_total":            {"outcome", "source", "type"},
+	"provbus_ingest_requests_total":          {"code", "source"},
+	"provbus_ingest_latency_seconds":         {"source"},
+	"provbus_records_produced_total":         {"topic"},
+	"provbus_dispatch_fanout_size":           nil,
+	"provbus_process_latency_seconds":        {"processor"},
+	"provbus_dedup_hits_total":               nil,
+	"provbus_dedup_evictions_total":          nil,
+	"provbus_dlq_records_total":              {"reason", "topic"},
+	"provbus_consumer_lag":                   {"group", "partition", "topic"},
+	"provbus_directory_accounts":             nil,
+	"provbus_dispatch_blocked_since_seconds": nil,
 }
 
 func TestContract(t *testing.T) {

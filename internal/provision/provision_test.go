@@ -171,3 +171,72 @@ func TestCommittedAVSCAreCurrent(t *testing.T) {
 		t.Fatalf("schemas/avro is stale (%s): run `go generate ./schemas`", strings.Join(diffs, ", "))
 	}
 }
+
+// A cluster laid out before #18 (fact topics on the producer's clock) gets
+// broker time from topology apply: the plan alters message.timestamp.type
+// of every domain topic and of the directory snapshots, and nothing else.
+func TestPlanSetsBrokerTimeOnExistingTopics(t *testing.T) {
+	ctx := context.Background()
+	target, specs := setup(t)
+	const key = "message.timestamp.type"
+	facts := map[string]bool{}
+	before := make([]topology.TopicSpec, len(specs))
+	for i, s := range specs {
+		before[i] = s
+		if _, ok := s.Configs[key]; !ok {
+			continue
+		}
+		if s.Role != topology.RoleDomain && s.Logical != topology.TopicDirectorySnapshot {
+			t.Errorf("%s (%s) gets %s: only fact topics should", s.Name, s.Role, key)
+		}
+		facts[s.Name] = true
+		before[i].Configs = map[string]string{}
+		for k, v := range s.Configs {
+			if k != key {
+				before[i].Configs[k] = v
+			}
+		}
+	}
+	if !facts["portabilling.account"] || !facts["portabilling.customer"] || !facts[topology.TopicDirectorySnapshot] {
+		t.Fatalf("broker time on %v: the directory's and the dispatchers' inputs are missing", facts)
+	}
+	plan, _ := provision.MakePlan(ctx, target, before)
+	if err := provision.Apply(ctx, target, plan); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := provision.MakePlan(ctx, target, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Action != provision.AlterConfig || !strings.HasPrefix(c.Detail, key+":") {
+			t.Errorf("unexpected change %s %s %s", c.Action, c.Target, c.Detail)
+			continue
+		}
+		altered[c.Target] = true
+	}
+	if len(altered) != len(facts) {
+		t.Errorf("plan alters %d topics' %s, want the %d fact topics", len(altered), key, len(facts))
+	}
+	if err := provision.Apply(ctx, target, plan); err != nil {
+		t.Fatal(err)
+	}
+	rcs, err := target.Admin.DescribeTopicConfigs(ctx, "portabilling.account", topology.TopicDirectorySnapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcs {
+		v, err := rc.Configs, rc.Err
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range v {
+			found = found || (c.Key == key && c.Value != nil && *c.Value == "LogAppendTime")
+		}
+		if !found {
+			t.Errorf("%s: %s is not LogAppendTime after apply", rc.Name, key)
+		}
+	}
+}

@@ -24,7 +24,8 @@ const (
 )
 
 // Event encodes ev for topic and returns the record: key = the entity id,
-// value = Confluent wire-format Avro, headers event_type, source, origin.
+// value = Confluent wire-format Avro, headers event_type, source, origin
+// and, for a named source instance, instance.
 func Event(codec *schemas.Codec, topic, key string, ev *schemas.Event) (*kgo.Record, error) {
 	value, err := codec.Encode(nil, topic, ev)
 	if err != nil {
@@ -36,16 +37,14 @@ func Event(codec *schemas.Codec, topic, key string, ev *schemas.Event) (*kgo.Rec
 // EventRecord is Event for a value the caller has already encoded (the
 // processors' runner encodes into a reused slab).
 func EventRecord(topic, key string, value []byte, ev *schemas.Event) *kgo.Record {
-	return &kgo.Record{
-		Topic: topic,
-		Key:   []byte(key),
-		Value: value,
-		Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderEventType, Value: []byte(ev.EventType)},
-			{Key: schemas.HeaderSource, Value: []byte(ev.Source)},
-			{Key: schemas.HeaderOrigin, Value: []byte(ev.Origin)},
-		},
+	headers := make([]kgo.RecordHeader, 3, 4)
+	headers[0] = kgo.RecordHeader{Key: schemas.HeaderEventType, Value: []byte(ev.EventType)}
+	headers[1] = kgo.RecordHeader{Key: schemas.HeaderSource, Value: []byte(ev.Source)}
+	headers[2] = kgo.RecordHeader{Key: schemas.HeaderOrigin, Value: []byte(ev.Origin)}
+	if ev.Instance != nil {
+		headers = append(headers, kgo.RecordHeader{Key: schemas.HeaderInstance, Value: []byte(*ev.Instance)})
 	}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: headers}
 }
 
 // Quarantine encodes q for provbus.quarantine, keyed by source so one

@@ -6,39 +6,29 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/provbus/provbus/internal/registry/registrytest"
 )
 
 // Schemas of one subscriber record as it evolves. Each test names the
 // change it makes so a failure says which evolution broke.
 const (
-	subV1 = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
-		{"name":"id","type":"string"},
-		{"name":"msisdn","type":"string"}]}`
+	subV1 = registrytest.SubV1
 	// subOptionalIMSI adds a field with a default: every level accepts it.
-	subOptionalIMSI = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
-		{"name":"id","type":"string"},
-		{"name":"msisdn","type":"string"},
-		{"name":"imsi","type":["null","string"],"default":null}]}`
+	subOptionalIMSI = registrytest.SubOptionalIMSI
 	// subRequiredICCID adds a field without a default: the new reader
 	// cannot fill it from old records, a BACKWARD break.
-	subRequiredICCID = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
-		{"name":"id","type":"string"},
-		{"name":"msisdn","type":"string"},
-		{"name":"iccid","type":"string"}]}`
+	subRequiredICCID = registrytest.SubRequiredICCID
 	// subNoMSISDN drops a required field: new readers ignore it in old
 	// data (BACKWARD fine), old readers miss it in new data (FORWARD break).
-	subNoMSISDN = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
-		{"name":"id","type":"string"}]}`
+	subNoMSISDN = registrytest.SubNoMSISDN
 	// subIMSIDefaultEmpty and subIMSIRequired are the transitive trap: the
 	// second reads the first's records, but not v1's.
 	subIMSIDefaultEmpty = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
 		{"name":"id","type":"string"},
 		{"name":"msisdn","type":"string"},
 		{"name":"imsi","type":"string","default":""}]}`
-	subIMSIRequired = `{"type":"record","name":"Subscriber","namespace":"provbus.test","fields":[
-		{"name":"id","type":"string"},
-		{"name":"msisdn","type":"string"},
-		{"name":"imsi","type":"string"}]}`
+	subIMSIRequired = registrytest.SubIMSIRequired
 
 	addrString = `{"type":"record","name":"Customer","fields":[
 		{"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"city","type":"string"}]}}]}`

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,29 +23,43 @@ const (
 )
 
 // routes puts our handlers in front of srfake's: registration and
-// compatibility need the real check, other mutations need journalling, and
-// everything else (reads) is srfake's.
+// compatibility need the real check, other mutations need journalling,
+// Confluent's answers where srfake's differ (confluent.go), and everything
+// else (reads) is srfake's.
 func (r *Registry) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", r.handleRoot)
+	mux.HandleFunc("GET /schemas/types", r.handleSchemaTypes)
+	mux.HandleFunc("GET /schemas/ids/{id}/schema", r.handleIDSchema)
+	mux.HandleFunc("GET /schemas/ids/{id}/versions", r.handleIDVersions)
+	mux.HandleFunc("GET /subjects", r.handleSubjects)
+	mux.HandleFunc("GET /subjects/{subject}/versions", r.handleVersions)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}", r.handleVersion)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/referencedby", r.handleVersion)
+	mux.HandleFunc("GET /subjects/{subject}/versions/{version}/schema", r.handleVersionSchema)
+	mux.HandleFunc("POST /subjects/{subject}", r.handleLookup)
 	mux.HandleFunc("POST /subjects/{subject}/versions", r.handleRegister)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions/{version}", r.handleCompatibility)
 	mux.HandleFunc("POST /compatibility/subjects/{subject}/versions", r.handleCompatibility)
+	mux.HandleFunc("DELETE /subjects/{subject}", r.handleDeleteSubject)
+	mux.HandleFunc("DELETE /subjects/{subject}/versions/{version}", r.handleDeleteVersion)
+	mux.HandleFunc("GET /config/{subject}", r.handleGetConfig)
+	mux.HandleFunc("PUT /config", r.handlePutConfig)
+	mux.HandleFunc("DELETE /config", r.handleDeleteGlobalConfig)
+	mux.HandleFunc("PUT /config/{subject}", r.handlePutConfig)
+	mux.HandleFunc("DELETE /config/{subject}", r.handleDeleteConfig)
+	mux.HandleFunc("GET /mode/{subject}", r.handleGetMode)
+	mux.HandleFunc("PUT /mode", r.handlePutMode)
+	mux.HandleFunc("PUT /mode/{subject}", r.handlePutMode)
 	for _, p := range []string{
-		"DELETE /subjects/{subject}",
-		"DELETE /subjects/{subject}/versions/{version}",
-		"PUT /config",
-		"PUT /config/{subject}",
-		"DELETE /config/{subject}",
-		"PUT /mode",
 		"DELETE /mode",
-		"PUT /mode/{subject}",
 		"DELETE /mode/{subject}",
 	} {
 		mux.HandleFunc(p, r.handleJournalled)
 	}
 	mux.HandleFunc("/contexts/{context}/{rest...}", r.handleContext)
 	mux.Handle("/", r.fake.Handler())
-	return mux
+	return jsonErrors(mux)
 }
 
 // registerRequest is the body of POST /subjects/{s}/versions. id and
@@ -77,7 +90,7 @@ func (r *Registry) handleRegister(w http.ResponseWriter, req *http.Request) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.writable(w) {
+	if !r.writable(w) || r.readOnly(w, subject) {
 		return
 	}
 
@@ -155,13 +168,18 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 	// Without a version the check is the one registration would run; with
 	// one it is against that version only, at the subject's level.
 	if version != "" {
-		if len(olds) == 0 {
-			writeError(w, http.StatusNotFound, sr.ErrSubjectNotFound.Code, fmt.Sprintf("Subject '%s' not found.", subject))
+		n, latest, valid := parseVersion(version)
+		if !valid {
+			errInvalidVersion(w, version)
 			return
 		}
-		picked, ok := pickVersion(olds, version)
+		if len(olds) == 0 {
+			errSubjectNotFound(w, subject)
+			return
+		}
+		picked, ok := pickVersion(olds, n, latest)
 		if !ok {
-			writeError(w, http.StatusNotFound, sr.ErrVersionNotFound.Code, fmt.Sprintf("Version %s not found.", version))
+			errVersionNotFound(w, n)
 			return
 		}
 		olds = []versioned{picked}
@@ -171,20 +189,20 @@ func (r *Registry) handleCompatibility(w http.ResponseWriter, req *http.Request)
 		r.internalError(w, err)
 		return
 	}
-	resp := sr.CheckCompatibilityResult{Is: len(errs) == 0, Messages: []string{}}
+	// Confluent sends messages only when asked with ?verbose=true.
+	resp := struct {
+		Is       bool     `json:"is_compatible"`
+		Messages []string `json:"messages,omitempty"`
+	}{Is: len(errs) == 0}
 	if verbose {
 		resp.Messages = messages(errs)
 	}
 	respondJSON(w, http.StatusOK, resp)
 }
 
-func pickVersion(olds []versioned, version string) (versioned, bool) {
-	if version == "latest" || version == "-1" {
+func pickVersion(olds []versioned, n int, latest bool) (versioned, bool) {
+	if latest {
 		return olds[len(olds)-1], true
-	}
-	n, err := strconv.Atoi(version)
-	if err != nil {
-		return versioned{}, false
 	}
 	for _, o := range olds {
 		if o.version == n {
@@ -207,16 +225,24 @@ func (r *Registry) handleJournalled(w http.ResponseWriter, req *http.Request) {
 	if !r.writable(w) {
 		return
 	}
-	uri := req.URL.RequestURI()
-	rec := r.call(req.Method, uri, body)
+	if rec, ok := r.mutate(w, req.Method, req.URL.RequestURI(), body); ok {
+		rec.copyTo(w)
+	}
+}
+
+// mutate has srfake apply one request and journals it when srfake accepted
+// it. The caller holds r.mu and has checked writable. ok is false when the
+// journal failed, and the request has then been answered.
+func (r *Registry) mutate(w http.ResponseWriter, method, uri string, body []byte) (rec *recorder, ok bool) {
+	rec = r.call(method, uri, body)
 	if rec.status/100 == 2 && r.journal != nil {
-		e := entry{Op: opRequest, At: time.Now().UTC(), Method: req.Method, URI: uri, Body: string(body)}
+		e := entry{Op: opRequest, At: time.Now().UTC(), Method: method, URI: uri, Body: string(body)}
 		if err := r.journal.append(e); err != nil {
 			r.fail(w, err)
-			return
+			return nil, false
 		}
 	}
-	rec.copyTo(w)
+	return rec, true
 }
 
 // handleContext serves reads under /contexts/ and refuses writes, which we

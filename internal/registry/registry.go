@@ -9,6 +9,7 @@
 //     already written into Kafka records keep resolving after a restart;
 //     config, mode and deletions are replayed as the requests srfake
 //     accepted.
+//
 //   - Compatibility. POST /subjects/{s}/versions checks the new schema
 //     against the subject's live versions at the subject's level (default
 //     BACKWARD_TRANSITIVE, as the provbus contract fixes) with hamba/avro,
@@ -16,9 +17,16 @@
 //     POST /compatibility/subjects/{s}/versions[/{v}] answers from the same
 //     check. CheckCompatibility exposes the check without a server.
 //
-// Only Avro schemas are accepted. Schema contexts (/contexts/...) are
-// readable but not writable, because srfake's context handling has no
-// stable subject naming to persist.
+//   - Conformance. Where srfake's answers differ from Confluent's (status,
+//     error_code, body shape, the two-step soft/permanent deletes,
+//     subject-level config and mode, GET /, /schemas/types), confluent*.go
+//     answers as Confluent does, because third-party clients branch on
+//     those codes.
+//
+// Only Avro schemas are accepted (GET /schemas/types says so). Schema
+// contexts (/contexts/...) are readable but not writable, because srfake's
+// context handling has no stable subject naming to persist. IMPORT mode is
+// refused: the registry assigns every id itself.
 package registry
 
 import (
@@ -65,6 +73,8 @@ type Registry struct {
 	log     *zap.Logger
 	fake    *srfake.Registry
 	handler http.Handler
+	// defaultCompat is the global level DELETE /config goes back to.
+	defaultCompat sr.CompatibilityLevel
 
 	// mu serialises mutations so that check → register → journal is
 	// atomic: two concurrent registrations must not both pass the check
@@ -94,8 +104,9 @@ func New(dir string, opts ...Opt) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w: unknown compatibility level %d", ErrInvalidSchema, o.compat)
 	}
 	r := &Registry{
-		log:  o.log,
-		fake: srfake.NewRegistry(srfake.WithGlobalCompat(o.compat)),
+		log:           o.log,
+		fake:          srfake.NewRegistry(srfake.WithGlobalCompat(o.compat)),
+		defaultCompat: o.compat,
 	}
 	r.handler = r.routes()
 	if dir == "" {

@@ -58,6 +58,11 @@
 // for a Transactional processor, lets it undo the poll) and retries with
 // backoff.
 //
+// A processor whose records must wait for another processor's progress
+// implements Gate: Ready runs for every record of a poll before the poll's
+// transaction begins, so no transaction is open while it waits (the
+// dispatcher waits there for the directory's watermarks).
+//
 // # State
 //
 // State is partitioned like the inputs: partition p of every Table's
@@ -69,7 +74,9 @@
 // calls Table.Drop. The restore reads every partition to the end offset
 // listed at its start, however slow the fetches, until WithRestoreTimeout;
 // past it Run fails (ErrRestoreIncomplete) rather than work on partial
-// state. A Follow table is read-only state written by another
+// state. A changelog record Apply refuses is skipped, counted and copied to
+// provbus.dlq, restoring and tailing alike. A Follow table is read-only
+// state written by another
 // processor: after the restore it keeps being tailed (Apply is then called
 // from another goroutine, so the processor must lock).
 //

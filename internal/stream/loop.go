@@ -173,6 +173,12 @@ func (l *loop) run(ctx context.Context) error {
 		if fs.NumRecords() == 0 && (tick == nil || tick.CaughtUp == nil) {
 			continue
 		}
+		if err := l.ready(ctx, fs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: stream: gate: %w", errFatal, err)
+		}
 		err := l.batch(ctx, fs, tick)
 		switch {
 		case err == nil:
@@ -257,6 +263,22 @@ func (l *loop) process(ctx context.Context, fs kgo.Fetches, tick *Tick) error {
 		}
 	}
 	return nil
+}
+
+// ready waits for a Gate processor's records before the transaction
+// begins (see Gate).
+func (l *loop) ready(ctx context.Context, fs kgo.Fetches) error {
+	g, ok := l.r.proc.(Gate)
+	if !ok {
+		return nil
+	}
+	var err error
+	fs.EachRecord(func(rec *kgo.Record) {
+		if err == nil {
+			err = logically(l.r.ns, rec, func() error { return g.Ready(ctx, &Record{Raw: rec}, l.out) })
+		}
+	})
+	return err
 }
 
 // processAll decodes each record once and runs the processor on it.

@@ -44,6 +44,25 @@ type Transactional interface {
 	Aborted()
 }
 
+// Gate is implemented by processors whose records must wait for another
+// processor's progress: the dispatcher waits for the directory's
+// watermarks. The runner calls Ready for every record of a poll after the
+// poll returned and before the poll's transaction begins, so no
+// transaction is open while it waits (however long the other processor is
+// down, nothing times out and nothing is aborted). Ready blocks until the
+// record may be processed; it returns an error only when ctx ends. A
+// partition revoked during the wait is caught by the transaction that
+// follows: kgo's session aborts it.
+type Gate interface {
+	Ready(ctx context.Context, in *Record, topics Partitions) error
+}
+
+// Partitions tells the partition count of an output topic (0 if it is not
+// in Spec.Outputs); it is the read-only part of Output a Gate may use.
+type Partitions interface {
+	Partitions(topic string) int32
+}
+
 // Tick is what the runner knows about progress when it calls Ticker.Tick.
 type Tick struct {
 	// Now is the wall time taken before the log end offsets in CaughtUp were
@@ -94,7 +113,9 @@ type Table struct {
 	// the runner keeps tailing it and calls Apply from its tail goroutine.
 	Follow bool
 	// Apply applies one changelog record (value nil = tombstone) to the
-	// state of partition.
+	// state of partition. An error means the record is malformed: the
+	// runner skips it, counts it and copies it to provbus.dlq, while
+	// restoring and while tailing alike (malformed.go).
 	Apply func(partition int32, r *kgo.Record) error
 	// Drop forgets the state of partition (revoked, or to be restored
 	// again after an aborted transaction).

@@ -128,20 +128,19 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 				// recovers fails the restore at its deadline.
 				r.log.Warn("restore fetch error; retrying", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			})
-			var aerr error
 			fs.EachRecord(func(rec *kgo.Record) {
 				k := partKey{rec.Topic, rec.Partition}
 				e, ok := end[k]
-				if !ok || aerr != nil {
+				if !ok {
 					return
 				}
 				if !rec.Attrs.IsControl() && rec.Offset < e {
 					table := byTopic[rec.Topic] // keyed by the physical name
 					if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
-						aerr = fmt.Errorf("stream: restore %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
-						return
+						r.malformed(rec, err)
+					} else {
+						applied++
 					}
-					applied++
 					next[k] = rec.Offset + 1
 				}
 				if rec.Offset >= e-1 {
@@ -151,9 +150,6 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 					delete(end, k)
 				}
 			})
-			if aerr != nil {
-				return nil, aerr
-			}
 		}
 	}
 	r.log.Info("state restored", zap.Strings("changelogs", topics), zap.Int32s("partitions", parts),
@@ -240,7 +236,7 @@ func (r *Runner) startTail(next map[partKey]int64) *tail {
 			fs.EachRecord(func(rec *kgo.Record) {
 				table := byTopic[rec.Topic] // keyed by the physical name
 				if err := logically(r.ns, rec, func() error { return table.Apply(rec.Partition, rec) }); err != nil {
-					r.log.Error("tail apply", zap.String("topic", rec.Topic), zap.Int64("offset", rec.Offset), zap.Error(err))
+					r.malformed(rec, err)
 				}
 				t.next[partKey{rec.Topic, rec.Partition}] = rec.Offset + 1
 			})

@@ -49,6 +49,9 @@ type Runner struct {
 	mu      sync.Mutex
 	wanted  map[int32]bool // assignment as the group callbacks report it
 	revoked map[int32]bool // revoked since the last sync: their state is stale
+
+	malformedMu   sync.Mutex
+	malformedSeen map[malformedKey]bool // changelog records copied to the DLQ (malformed.go)
 }
 
 // Option configures a Runner.
@@ -172,7 +175,7 @@ func New(p Processor, opts ...Option) (*Runner, error) {
 		proc: p, spec: p.Spec(), log: zap.NewNop(),
 		txnTimeout: DefaultTransactionTimeout, tickInterval: DefaultTickInterval, maxPoll: 10000,
 		restoreTimeout: DefaultRestoreTimeout, partitionRefresh: DefaultPartitionRefresh,
-		wanted: map[int32]bool{}, revoked: map[int32]bool{},
+		wanted: map[int32]bool{}, revoked: map[int32]bool{}, malformedSeen: map[malformedKey]bool{},
 	}
 	for _, o := range opts {
 		o(r)
@@ -215,7 +218,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("stream: admin client: %w", err)
 	}
 	defer admCl.Close()
-	r.adm = kadm.NewClient(admCl)
+	r.admCl, r.adm = admCl, kadm.NewClient(admCl)
 	parts, _, err := checkTopics(ctx, r.adm, r.spec, r.ns)
 	if err != nil {
 		return err

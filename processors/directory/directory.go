@@ -59,14 +59,16 @@ const (
 	typeClosed = "Account/Status/Closed"
 )
 
-// DefaultSkew is how far behind the newest applied fact a watermark stays,
-// so facts timestamped slightly out of order are still covered. Record
-// timestamps are the ingest instances' clocks (kgo stamps each record at
-// produce), so the skew must exceed the clock disagreement between ingest
-// instances and the directory: NTP keeps hosts of one site within a few
-// milliseconds, and 100 ms leaves an order of magnitude of margin. It is
-// a floor of every dispatch's latency (it was 250 ms); operators whose
-// clocks are not synchronised raise it (process.watermark_skew).
+// DefaultSkew is how far behind the newest processed record a watermark
+// stays. Fact topics carry broker time (LogAppendTime, watermark.go rule
+// 2), so within a partition timestamps follow the log; the skew covers
+// the clocks that still differ — the broker's against the directory
+// host's (the caught-up rule takes the directory's clock) and, on topics
+// created by hand with CreateTime, the ingest instances' — NTP keeps
+// hosts of one site within a few milliseconds, and 100 ms leaves an order
+// of magnitude of margin. It is a floor of every dispatch's latency (it
+// was 250 ms); operators whose clocks are not synchronised raise it
+// (process.watermark_skew).
 const DefaultSkew = 100 * time.Millisecond
 
 // IdleHeartbeat is how often a caught-up member with no new facts
@@ -80,11 +82,8 @@ const IdleHeartbeat = 250 * time.Millisecond
 
 // Directory is the directory processor.
 type Directory struct {
-	skew   time.Duration
 	tables map[int32]map[int64]Row // input partition → account → row
-	maxTS  map[int32]int64         // input partition → newest fact timestamp applied (ms)
-	wm     map[int32]int64         // input partition → last watermark written (ms)
-	wrote  time.Time               // when the packed watermarks were last written
+	marks  *marks                  // the watermarks (watermark.go)
 
 	accounts prometheus.Gauge // nil: not reported
 }
@@ -95,7 +94,7 @@ func New(skew time.Duration) *Directory {
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
-	return &Directory{skew: skew, tables: map[int32]map[int64]Row{}, maxTS: map[int32]int64{}, wm: map[int32]int64{}}
+	return &Directory{tables: map[int32]map[int64]Row{}, marks: newMarks(skew, []string{TopicAccounts, TopicSnapshot})}
 }
 
 // Spec implements stream.Processor.
@@ -123,6 +122,9 @@ type Snapshot struct {
 
 // Process implements stream.Processor.
 func (d *Directory) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
+	// Every record read counts for the watermark, facts or not: what
+	// matters is that nothing older is left unread in this partition.
+	d.marks.observe(in.Raw.Topic, in.Raw.Partition, in.Raw.Timestamp)
 	var f Fact
 	switch in.Raw.Topic {
 	case TopicSnapshot:
@@ -148,20 +150,10 @@ func (d *Directory) Process(_ context.Context, in *stream.Record, out *stream.Ou
 		}
 	}
 	p := in.Raw.Partition
-	if ts := in.Raw.Timestamp.UnixMilli(); ts > d.maxTS[p] {
-		d.maxTS[p] = ts
-	}
-	table := d.tables[p]
-	if table == nil {
-		table = map[int64]Row{}
-		d.tables[p] = table
-	}
-	old := table[f.Account]
-	row, changes := Apply(old, f)
-	if len(changes) == 0 && row == old {
+	row, changes, changed := d.learn(p, f)
+	if !changed {
 		return nil
 	}
-	table[f.Account] = row
 	key := []byte(strconv.FormatInt(f.Account, 10))
 	value, _ := json.Marshal(row) // a struct of ints and a bool cannot fail
 	if err := out.RecordTo(&kgo.Record{Topic: TopicAccountTable, Key: key, Value: value}, p); err != nil {
@@ -173,6 +165,23 @@ func (d *Directory) Process(_ context.Context, in *stream.Record, out *stream.Ou
 		}
 	}
 	return nil
+}
+
+// learn applies fact f of input partition p to the account table;
+// changed is false when the row stayed the same (nothing to write).
+func (d *Directory) learn(p int32, f Fact) (row Row, changes []Change, changed bool) {
+	table := d.tables[p]
+	if table == nil {
+		table = map[int64]Row{}
+		d.tables[p] = table
+	}
+	old := table[f.Account]
+	row, changes = Apply(old, f)
+	if len(changes) == 0 && row == old {
+		return row, nil, false
+	}
+	table[f.Account] = row
+	return row, changes, true
 }
 
 // memberRecord builds the changelog record of a membership change and the
@@ -193,19 +202,10 @@ func memberRecord(c Change) (*kgo.Record, []byte) {
 	return r, []byte(owner)
 }
 
-// Tick writes watermarks. A partition's watermark is the newest fact
-// applied minus the skew, or — when the partition is caught up with its log
-// end — the time before the end was read minus the skew, so idle
-// partitions do not hold the dispatchers back.
-//
-// The watermarks of all the member's partitions go into one packed record
-// per membership partition, keyed by the member's lowest partition: a
-// dispatcher needs every account partition's watermark in its own
-// membership partition (that is what orders them after the membership
-// rows), so one record per account partition cost partitions² records per
-// tick. Compaction keeps the newest record per key; a key left over from
-// an earlier assignment only holds older (lower) values, which Members
-// ignores because a watermark only ever moves up.
+// Tick writes watermarks: when the runner listed end offsets (at most
+// once per tick interval) and a released time moved, the packed record of
+// this member goes to every membership partition, after the rows of the
+// poll and in its transaction. The rule is watermark.go's.
 func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) error {
 	if d.accounts != nil {
 		// Here rather than per fact: Tick runs once per poll on the
@@ -217,49 +217,14 @@ func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) e
 		}
 		d.accounts.Set(float64(n))
 	}
-	if t.CaughtUp == nil {
-		return nil // not due: watermarks at most once per tick interval
-	}
-	caught := map[int32]int{}
-	for _, ps := range t.CaughtUp {
-		for _, p := range ps {
-			caught[p]++
-		}
-	}
-	if len(t.Assigned) == 0 {
+	if t.CaughtUp == nil || len(t.Assigned) == 0 || !d.marks.release(t) {
 		return nil
-	}
-	skew := d.skew.Milliseconds()
-	heartbeat := t.Now.Sub(d.wrote) >= IdleHeartbeat
-	moved := false
-	for _, p := range t.Assigned {
-		cand := d.maxTS[p] - skew
-		newFacts := cand > d.wm[p]
-		if caught[p] == len(d.Spec().Inputs) && (newFacts || heartbeat) {
-			cand = max(cand, t.Now.UnixMilli()-skew) // caught up on every input
-		}
-		if cand > d.wm[p] {
-			d.wm[p] = cand
-			moved = true
-		}
-	}
-	if !moved {
-		return nil
-	}
-	d.wrote = t.Now
-	key := []byte(watermarkSet + strconv.Itoa(int(t.Assigned[0])))
-	var value []byte
-	for i, p := range t.Assigned {
-		if i > 0 {
-			value = append(value, ',')
-		}
-		value = strconv.AppendInt(value, int64(p), 10)
-		value = append(value, '=')
-		value = strconv.AppendInt(value, d.wm[p], 10)
 	}
 	for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
 		for mp := int32(0); mp < out.Partitions(topic); mp++ {
-			if err := out.RecordTo(&kgo.Record{Topic: topic, Key: key, Value: value}, mp); err != nil {
+			r := d.marks.record(t.Assigned)
+			r.Topic = topic
+			if err := out.RecordTo(r, mp); err != nil {
 				return err
 			}
 		}
@@ -296,8 +261,7 @@ func (d *Directory) restore(p int32, r *kgo.Record) error {
 
 func (d *Directory) drop(p int32) {
 	delete(d.tables, p)
-	delete(d.maxTS, p)
-	delete(d.wm, p)
+	d.marks.drop(p)
 }
 
 // Lookup returns the row of account in input partition p (for tests and

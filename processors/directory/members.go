@@ -1,13 +1,9 @@
 package directory
 
 import (
-	"context"
-	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -59,34 +55,13 @@ func (m *Members) part(p int32) *memberPart {
 }
 
 // Apply applies one changelog record of partition p: a membership row
-// "<owner>/<account>" (tombstone = left), a packed watermark record
-// "wm/set/<n>" = "<partition>=<ms>,…", or a watermark "wm/<partition>" as
-// versions before the packed records wrote them.
+// "<owner>/<account>" (tombstone = left) or a watermark record (see
+// watermark.go).
 func (m *Members) Apply(p int32, r *kgo.Record) error {
-	key := string(r.Key)
-	if strings.HasPrefix(key, watermarkSet) {
-		return m.applySet(p, r.Value)
+	if ok, err := m.applyWatermark(p, r); ok {
+		return err
 	}
-	if strings.HasPrefix(key, watermarkPrefix) {
-		ap, err := strconv.ParseInt(key[len(watermarkPrefix):], 10, 32)
-		if err != nil {
-			return fmt.Errorf("watermark key %q: %w", key, err)
-		}
-		ms, err := strconv.ParseInt(string(r.Value), 10, 64)
-		if err != nil {
-			return fmt.Errorf("watermark %q: %w", r.Value, err)
-		}
-		m.mu.Lock()
-		mp := m.part(p)
-		if ms > mp.wm[int32(ap)] {
-			mp.wm[int32(ap)] = ms
-			close(m.changed)
-			m.changed = make(chan struct{})
-		}
-		m.mu.Unlock()
-		return nil
-	}
-	owner, account, err := parseMemberKey(key)
+	owner, account, err := parseMemberKey(string(r.Key))
 	if err != nil {
 		return err
 	}
@@ -94,36 +69,6 @@ func (m *Members) Apply(p int32, r *kgo.Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.part(p).set(owner, account, r.Value == nil, closed)
-	return nil
-}
-
-// applySet applies a packed watermark record to partition p.
-func (m *Members) applySet(p int32, value []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	mp := m.part(p)
-	moved := false
-	for rest := string(value); rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, ",")
-		ps, ms, ok := strings.Cut(pair, "=")
-		ap, err := strconv.ParseInt(ps, 10, 32)
-		if err == nil {
-			var v int64
-			v, err = strconv.ParseInt(ms, 10, 64)
-			if ok && err == nil && v > mp.wm[int32(ap)] {
-				mp.wm[int32(ap)] = v
-				moved = true
-			}
-		}
-		if !ok || err != nil {
-			return fmt.Errorf("watermark set %q: want <partition>=<ms>,…", value)
-		}
-	}
-	if moved {
-		close(m.changed)
-		m.changed = make(chan struct{})
-	}
 	return nil
 }
 
@@ -221,48 +166,6 @@ func (m *Members) Len() int {
 		}
 	}
 	return n
-}
-
-// Wait blocks until partition p's watermarks from every one of the
-// accountPartitions are at or past ts — the directory has applied every
-// account fact with an earlier timestamp — or maxWait passes. It reports
-// whether the watermark was reached.
-func (m *Members) Wait(ctx context.Context, p int32, accountPartitions int32, ts time.Time, maxWait time.Duration) bool {
-	want := ts.UnixMilli()
-	var timer *time.Timer
-	for {
-		m.mu.Lock()
-		ok := m.reached(p, accountPartitions, want)
-		ch := m.changed
-		m.mu.Unlock()
-		if ok {
-			return true
-		}
-		if timer == nil {
-			timer = time.NewTimer(maxWait)
-			defer timer.Stop()
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-func (m *Members) reached(p, n int32, want int64) bool {
-	mp := m.parts[p]
-	if mp == nil {
-		return false
-	}
-	for a := int32(0); a < n; a++ {
-		if mp.wm[a] < want {
-			return false
-		}
-	}
-	return true
 }
 
 func cmpInt(a, b int64) int {

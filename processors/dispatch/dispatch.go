@@ -8,13 +8,17 @@
 // The accounts come from the directory's membership tables, which are
 // partitioned like portabilling.customer and portabilling.product: the
 // dispatcher that owns customer partition p follows membership partition p
-// (stream.Table with Follow). Before fanning an event out it waits for the
-// directory's watermarks to pass the event's timestamp, so every account
-// fact logged before the event is in the fan-out.
+// (stream.Table with Follow). Before a poll's transaction begins (Ready,
+// stream.Gate) it waits for the directory's watermarks to pass the
+// timestamp of every record of the poll, so every account fact logged
+// before an event is in that event's fan-out, and no transaction is open
+// while it waits. A stopped directory blocks dispatch until it is back:
+// see docs/processing.md, "When the directory is down".
 package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -36,34 +40,42 @@ const (
 	TopicInherited = topology.TopicAccountInherited
 )
 
-// DefaultMaxWait bounds how long a parent event waits for the directory's
-// watermark; past it the event is dispatched with the memberships known
-// (and a warning), so a stopped directory delays dispatch but never stops
-// it.
-const DefaultMaxWait = 30 * time.Second
+// blockedLogEvery is how often a dispatcher blocked on the directory says
+// so in its log.
+const blockedLogEvery = 10 * time.Second
 
 // Dispatcher is the dispatch processor.
 type Dispatcher struct {
 	cat       *topology.Catalog
 	log       *zap.Logger
-	maxWait   time.Duration
 	customers *directory.Members
 	products  *directory.Members
 	buf       []directory.Member
 	fanout    prometheus.Observer // nil: not measured
+	blocked   prometheus.Gauge    // nil: not measured
+	unordered bool
 }
 
-// New returns a dispatcher following cat's inheritance rules; maxWait 0
-// means DefaultMaxWait.
-func New(cat *topology.Catalog, log *zap.Logger, maxWait time.Duration) *Dispatcher {
-	if maxWait <= 0 {
-		maxWait = DefaultMaxWait
-	}
+// Option configures a Dispatcher.
+type Option func(*Dispatcher)
+
+// Unordered switches the wait for the directory off: events are fanned out
+// to the memberships known when they are processed, so an account created
+// just before its customer's event can be missed. It exists for the
+// negative twin of TestDispatchOrdering, which must see that loss; never
+// use it in production (default: ordered).
+func Unordered() Option { return func(d *Dispatcher) { d.unordered = true } }
+
+// New returns a dispatcher following cat's inheritance rules.
+func New(cat *topology.Catalog, log *zap.Logger, opts ...Option) *Dispatcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Dispatcher{cat: cat, log: log, maxWait: maxWait,
-		customers: directory.NewMembers(), products: directory.NewMembers()}
+	d := &Dispatcher{cat: cat, log: log, customers: directory.NewMembers(), products: directory.NewMembers()}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
 }
 
 // Spec implements stream.Processor.
@@ -81,8 +93,56 @@ func (d *Dispatcher) Spec() stream.Spec {
 	}
 }
 
+// errNotReleased is Process meeting an event the gate did not hold back
+// (a runner that does not call Ready): retried, never dispatched short.
+var errNotReleased = errors.New("directory watermark not reached (stream.Gate not honoured)")
+
+// Ready implements stream.Gate: it blocks, before the poll's transaction
+// begins, until the directory's watermarks in the record's membership
+// partition pass the record's timestamp. Every record of the parent topics
+// waits, inherited type or not: one rule, the same for Ready and Process,
+// and a record that inherits nothing only waits for the few hundred
+// milliseconds the watermarks trail behind. While the directory is down it
+// blocks without limit (dispatching with fewer accounts than exist would
+// lose provisioning events silently), says so every blockedLogEvery and
+// sets provbus_dispatch_blocked_since_seconds.
+func (d *Dispatcher) Ready(ctx context.Context, in *stream.Record, topics stream.Partitions) error {
+	members := d.members(in.Raw.Topic)
+	if members == nil || d.unordered {
+		return nil
+	}
+	p, ts, n := in.Raw.Partition, in.Raw.Timestamp, topics.Partitions(directory.TopicAccounts)
+	if members.Reached(p, n, ts) {
+		return nil
+	}
+	started := time.Now()
+	if d.blocked != nil {
+		d.blocked.Set(float64(started.UnixMilli()) / 1000)
+		defer d.blocked.Set(0)
+	}
+	for !members.Wait(ctx, p, n, ts, blockedLogEvery) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		d.log.Warn("dispatch blocked: the directory's watermark has not reached this record (is provbus-directory running and caught up?)",
+			zap.String("topic", in.Raw.Topic), zap.Int32("partition", p), zap.Time("record_time", ts),
+			zap.Duration("blocked_for", time.Since(started).Round(time.Second)))
+	}
+	return nil
+}
+
+func (d *Dispatcher) members(topic string) *directory.Members {
+	switch topic {
+	case TopicCustomer:
+		return d.customers
+	case TopicProduct:
+		return d.products
+	}
+	return nil
+}
+
 // Process implements stream.Processor.
-func (d *Dispatcher) Process(ctx context.Context, in *stream.Record, out *stream.Output) error {
+func (d *Dispatcher) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
 	ev := in.Event
 	rules := d.cat.InheritedFrom(ev.EventType)
 	if len(rules) == 0 {
@@ -96,12 +156,8 @@ func (d *Dispatcher) Process(ctx context.Context, in *stream.Record, out *stream
 		return stream.Poison("invalid", fmt.Errorf("%s event %s without %s", ev.EventType, ev.EventID, field))
 	}
 	p := in.Raw.Partition
-	if !members.Wait(ctx, p, out.Partitions(directory.TopicAccounts), in.Raw.Timestamp, d.maxWait) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		d.log.Warn("directory watermark not reached; dispatching with the memberships known",
-			zap.String("event_id", ev.EventID), zap.Int32("partition", p), zap.Duration("waited", d.maxWait))
+	if !d.unordered && !members.Reached(p, out.Partitions(directory.TopicAccounts), in.Raw.Timestamp) {
+		return fmt.Errorf("event %s: %w", ev.EventID, errNotReleased)
 	}
 	d.buf = members.Accounts(p, *owner, d.buf[:0])
 	for _, rule := range rules {
@@ -120,8 +176,12 @@ func (d *Dispatcher) Process(ctx context.Context, in *stream.Record, out *stream
 
 // Instrument implements stream.Instrumented: the fan-out size of every
 // dispatched event (inherited events written, 0 for an owner without
-// accounts) goes to provbus_dispatch_fanout_size.
-func (d *Dispatcher) Instrument(p *metrics.Pipeline) { d.fanout = p.FanoutSize() }
+// accounts) goes to provbus_dispatch_fanout_size, and the start of a wait
+// for the directory that is not over yet to
+// provbus_dispatch_blocked_since_seconds.
+func (d *Dispatcher) Instrument(p *metrics.Pipeline) {
+	d.fanout, d.blocked = p.FanoutSize(), p.DispatchBlockedSince()
+}
 
 // Members returns the followed membership tables (for tests and benchmarks).
 func (d *Dispatcher) Members() (customers, products *directory.Members) {

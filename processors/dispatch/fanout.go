@@ -43,6 +43,7 @@ func Inherit(parent *schemas.Event, rule topology.Inheritance, account int64, in
 		InheritedFrom:       &rule.Kind,
 		FanOutIndex:         ptr(int32(index)),
 		FanOutCount:         ptr(int32(count)),
+		Instance:            parent.Instance,
 		IEnv:                parent.IEnv,
 		ICustomer:           parent.ICustomer,
 		IProduct:            parent.IProduct,

@@ -21,8 +21,14 @@ import (
 )
 
 // ErrUnauthorized is returned by Source.Authenticate when credentials are
-// missing or wrong (HTTP 401).
+// missing or wrong, or when the source has none configured (HTTP 401).
 var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrNoCredentials is wrapped by the ErrUnauthorized of a source that has
+// no credentials configured: it accepts nothing (secure by default); the
+// ingest server serves such a source only when it is marked insecure,
+// and then does not call Authenticate.
+var ErrNoCredentials = errors.New("no credentials configured")
 
 // Source is one upstream system's edge: how it authenticates, how its body
 // is parsed, and how it expects to be answered.
@@ -31,9 +37,10 @@ type Source interface {
 	// URL path /v1/sources/<name>/events.
 	Name() string
 	// Authenticate checks the request's credentials; body is the raw body,
-	// for sources that sign it. It returns an error wrapping
-	// ErrUnauthorized when the request must be refused.
-	Authenticate(r *http.Request, body []byte) error
+	// for sources that sign it. It returns the instance (installation) the
+	// matching credentials belong to ("" for the default one), or an error
+	// wrapping ErrUnauthorized when the request must be refused.
+	Authenticate(r *http.Request, body []byte) (instance string, err error)
 	// Parse decodes a body (one event or a JSON array of events) into
 	// events whose EventType is spelled as the source sent it. Bad input
 	// yields a *Error listing every bad element.
@@ -72,7 +79,13 @@ const (
 // problems. Nothing of a request with an Error is produced.
 type Error struct {
 	Problems []Problem
+	// Total counts every problem found; an answer lists at most
+	// MaxProblems of them. Add keeps it; Count reads it.
+	Total int
 }
+
+// Count is the number of problems found (at least len(Problems)).
+func (e *Error) Count() int { return max(e.Total, len(e.Problems)) }
 
 // Error implements error.
 func (e *Error) Error() string {
@@ -84,7 +97,7 @@ func (e *Error) Error() string {
 	if p.Field != "" {
 		s += " (" + p.Field + ")"
 	}
-	if n := len(e.Problems) - 1; n > 0 {
+	if n := e.Count() - 1; n > 0 {
 		s += fmt.Sprintf(" and %d more", n)
 	}
 	return s
@@ -93,6 +106,7 @@ func (e *Error) Error() string {
 // Add records a problem.
 func (e *Error) Add(index int, field, msg string) {
 	e.Problems = append(e.Problems, Problem{Index: index, Field: field, Error: msg})
+	e.Total = max(e.Total, len(e.Problems)-1) + 1
 }
 
 // Err returns e as an error, or nil when it holds no problem.

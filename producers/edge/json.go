@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // Elements splits a body into its events: a JSON object is one element, a
@@ -141,8 +144,12 @@ func AttrValue(raw json.RawMessage) string {
 }
 
 // Flatten copies a JSON object into attrs with dotted keys: nested objects
-// become prefix.key.sub…, every other value AttrValue. A value that is not
-// an object is stored under prefix itself.
+// become prefix.key.sub…, every other value AttrValue, nulls nothing, an
+// empty object "{}". A value that is not an object is stored under prefix
+// itself.
+//
+// It reads raw once, front to back: the recursive decode it replaces
+// unmarshalled every level again, so its cost grew with depth × size.
 func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 	if !IsObject(raw) {
 		if !IsNull(raw) && prefix != "" {
@@ -150,42 +157,218 @@ func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 		}
 		return
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		attrs[prefix] = AttrValue(raw)
-		return
+	b := bytes.TrimSpace(raw)
+	// One copy of the text, whose substrings are the plain values: no
+	// allocation per leaf.
+	if end := flattenObject(b, string(b), 0, 1, prefix, attrs); end != len(b) {
+		attrs[prefix] = AttrValue(raw) // not valid JSON: kept as sent
 	}
-	if len(m) == 0 && prefix != "" {
-		attrs[prefix] = "{}"
-		return
+}
+
+// attrText is AttrValue(b[i:end]) as a substring of text (== string(b))
+// when no decoding is needed.
+func attrText(b []byte, text string, i, end int) string {
+	v := b[i:end]
+	if _, ok := PlainString(v); ok {
+		return text[i+1 : end-1]
 	}
-	for k, v := range m {
+	if IsNumber(v) || string(v) == "true" || string(v) == "false" {
+		return text[i:end]
+	}
+	return AttrValue(v)
+}
+
+// flattenObject flattens the object at b[i] under prefix and returns its
+// end, or < 0 when it is not a valid object (attrs may then hold some of
+// its members).
+func flattenObject(b []byte, text string, i, depth int, prefix string, attrs map[string]string) int {
+	members := 0
+	end := walkObject(b, i, depth, maxDepth, func(m member, depth int) int {
+		members++
+		var k string
+		if m.plainKey {
+			k = text[m.key.start+1 : m.key.end-1]
+		} else {
+			var err error
+			if k, err = unquote(b[m.key.start:m.key.end]); err != nil {
+				return -1
+			}
+		}
 		key := k
 		if prefix != "" {
 			key = prefix + "." + k
 		}
-		Flatten(key, v, attrs)
+		j := m.val.start
+		if b[j] == '{' {
+			return flattenObject(b, text, j, depth+1, key, attrs)
+		}
+		end := scanValueMax(b, j, depth, maxDepth)
+		if end >= 0 {
+			if v := b[j:end]; !IsNull(v) {
+				attrs[key] = attrText(b, text, j, end)
+			} else {
+				// A later null member overrides an earlier one, as the
+				// map decode did by dropping it.
+				delete(attrs, key)
+			}
+		}
+		return end
+	})
+	if end > 0 && members == 0 && prefix != "" {
+		attrs[prefix] = "{}"
 	}
+	return end
 }
 
 // Canonical re-encodes a JSON document with object keys sorted, no
 // insignificant white space, numbers as sent and no HTML escaping, so the
 // same document always hashes the same however the sender formatted it.
+//
+// It is exactly what decoding into any (numbers as json.Number) and
+// encoding with encoding/json gave — event ids of hash-identified events
+// depend on it, FuzzCanonicalMatchesEncodingJSON holds it there — written
+// in one pass over the scanned text instead of through maps of
+// interfaces, which cost a JeraSoft request most of its CPU.
 func Canonical(raw json.RawMessage) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	b := bytes.TrimSpace(raw)
+	if !valid(b) {
+		// encoding/json's own message, as before.
+		var v any
+		err := json.Unmarshal(b, &v)
+		if err == nil {
+			err = fmt.Errorf("invalid JSON")
+		}
 		return nil, fmt.Errorf("canonical json: %w", err)
+	}
+	c := canonicalizer{out: make([]byte, 0, len(b)), text: string(b), members: make([]canonicalMember, 0, 64)}
+	c.value(b, 0)
+	return c.out, nil
+}
+
+// canonicalizer writes the canonical form of already validated JSON.
+type canonicalizer struct {
+	out     []byte
+	text    string            // string(b): plain keys are its substrings
+	members []canonicalMember // reused across objects
+	decoded []string          // the keys that needed decoding
+}
+
+// canonicalMember holds no pointer, so sorting members moves plain
+// memory (no GC write barriers): its key is a range of text, or, when
+// decoded is >= 0, c.decoded[decoded].
+type canonicalMember struct {
+	keyStart, keyEnd int
+	decoded          int
+	val              span
+}
+
+func (c *canonicalizer) key(m *canonicalMember) string {
+	if m.decoded >= 0 {
+		return c.decoded[m.decoded]
+	}
+	return c.text[m.keyStart:m.keyEnd]
+}
+
+// value writes the value at b[i] and returns its end.
+func (c *canonicalizer) value(b []byte, i int) int {
+	switch b[i] {
+	case '{':
+		return c.object(b, i)
+	case '[':
+		c.out = append(c.out, '[')
+		first := true
+		end := scanArray(b, i, 1, func(sp span) {
+			if !first {
+				c.out = append(c.out, ',')
+			}
+			first = false
+			c.value(b, sp.start)
+		})
+		c.out = append(c.out, ']')
+		return end
+	case '"':
+		end, _ := scanString(b, i)
+		c.str(b[i:end])
+		return end
+	}
+	// Numbers as sent, true, false, null.
+	end := scanValue(b, i, 0)
+	c.out = append(c.out, b[i:end]...)
+	return end
+}
+
+// object writes the members of the object at b[i] sorted by key; of
+// duplicate keys the last wins, as in the map it used to be decoded into.
+func (c *canonicalizer) object(b []byte, i int) int {
+	base := len(c.members)
+	end := scanObject(b, i, 1, func(m member) {
+		cm := canonicalMember{keyStart: m.key.start + 1, keyEnd: m.key.end - 1, decoded: -1, val: m.val}
+		if !m.plainKey {
+			k, _ := unquote(b[m.key.start:m.key.end]) // valid: scanned
+			cm.decoded = len(c.decoded)
+			c.decoded = append(c.decoded, k)
+		}
+		c.members = append(c.members, cm)
+	})
+	ms := c.members[base:]
+	// Equal keys stay in document order, so the last of them stays last
+	// (a stable sort moves memory far more than this tie-break costs).
+	slices.SortFunc(ms, func(x, y canonicalMember) int {
+		if c := strings.Compare(c.key(&x), c.key(&y)); c != 0 {
+			return c
+		}
+		return x.val.start - y.val.start
+	})
+	c.out = append(c.out, '{')
+	first := true
+	for j := range ms {
+		if j+1 < len(ms) && c.key(&ms[j+1]) == c.key(&ms[j]) {
+			continue
+		}
+		if !first {
+			c.out = append(c.out, ',')
+		}
+		first = false
+		c.out = appendJSONString(c.out, c.key(&ms[j]))
+		c.out = append(c.out, ':')
+		c.value(b, ms[j].val.start)
+	}
+	c.out = append(c.out, '}')
+	c.members = c.members[:base]
+	return end
+}
+
+// str writes the JSON string raw as encoding/json re-encodes its text.
+func (c *canonicalizer) str(raw []byte) {
+	if end, plain := scanString(raw, 0); plain && end == len(raw) {
+		// ASCII without escapes: encoding/json writes it back as is
+		// (control characters cannot be in it unescaped, and HTML
+		// escaping is off).
+		c.out = append(c.out, raw...)
+		return
+	}
+	s, _ := unquote(raw)
+	c.out = appendJSONString(c.out, s)
+}
+
+// appendJSONString appends s as encoding/json encodes it with HTML
+// escaping off.
+func appendJSONString(dst []byte, s string) []byte {
+	plain := true
+	for k := 0; k < len(s) && plain; k++ {
+		c := s[k]
+		plain = c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
+	}
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	// encoding/json writes map keys sorted, which is the canonical order.
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	_ = enc.Encode(s) // a string always encodes
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
 
 // HashID is the event id of an element whose source sends none: the hex
@@ -198,4 +381,11 @@ func HashID(raw json.RawMessage) (string, error) {
 	}
 	sum := sha256.Sum256(c)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// MemberHint is a size hint for the attribute map of an element: its
+// count of ':' (every member has one; those inside strings over-count),
+// capped so a body of colons cannot make a huge map.
+func MemberHint(raw []byte) int {
+	return min(bytes.Count(raw, []byte{':'}), 1024)
 }

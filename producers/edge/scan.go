@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"encoding/json"
 	"unicode/utf8"
 )
 
@@ -14,8 +15,13 @@ import (
 // including encoding/json's nesting limit.
 
 // maxDepth is encoding/json's nesting limit: deeper documents are invalid
-// there, so they are invalid here.
+// there, so they are invalid here. Limits.MaxDepth is the (much lower)
+// limit a request is held to.
 const maxDepth = 10000
+
+// tooDeep is the scanners' end for a document nested deeper than their
+// limit; -1 is any other invalid document. Both are < 0.
+const tooDeep = -2
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -28,7 +34,10 @@ func skipSpace(b []byte, i int) int {
 
 // scanValue returns the end of the JSON value starting at b[i] (no leading
 // space), or -1 when it is not valid JSON.
-func scanValue(b []byte, i, depth int) int {
+func scanValue(b []byte, i, depth int) int { return scanValueMax(b, i, depth, maxDepth) }
+
+// scanValueMax is scanValue with a nesting limit of limit.
+func scanValueMax(b []byte, i, depth, limit int) int {
 	if i >= len(b) {
 		return -1
 	}
@@ -37,9 +46,9 @@ func scanValue(b []byte, i, depth int) int {
 		end, _ := scanString(b, i)
 		return end
 	case c == '{':
-		return scanObject(b, i, depth+1, nil)
+		return scanObjectMax(b, i, depth+1, limit, nil)
 	case c == '[':
-		return scanArray(b, i, depth+1, nil)
+		return scanArrayMax(b, i, depth+1, limit, nil)
 	case c == 't':
 		return scanLiteral(b, i, "true")
 	case c == 'f':
@@ -155,8 +164,28 @@ type member struct {
 // scanObject returns the end of the object starting at b[i], or -1; each
 // member is passed to fn when fn is not nil.
 func scanObject(b []byte, i, depth int, fn func(member)) int {
-	if depth > maxDepth {
-		return -1
+	return scanObjectMax(b, i, depth, maxDepth, fn)
+}
+
+func scanObjectMax(b []byte, i, depth, limit int, fn func(member)) int {
+	return walkObject(b, i, depth, limit, func(m member, depth int) int {
+		end := scanValueMax(b, m.val.start, depth, limit)
+		if end >= 0 && fn != nil {
+			m.val.end = end
+			fn(m)
+		}
+		return end
+	})
+}
+
+// walkObject is the one home of JSON's object grammar: it returns the end
+// of the object starting at b[i] (tooDeep past limit, -1 when invalid) and
+// hands each member to value, which scans the member's value itself (from
+// m.val.start, always inside b; m.val.end is not known yet) and returns its
+// end or < 0. scanObjectMax, flatScan and Flatten are its callers.
+func walkObject(b []byte, i, depth, limit int, value func(m member, depth int) int) int {
+	if depth > limit {
+		return tooDeep
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
@@ -166,24 +195,23 @@ func scanObject(b []byte, i, depth int, fn func(member)) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		var m member
 		end, plain := scanString(b, i)
 		if end < 0 {
 			return -1
 		}
-		m.key, m.plainKey = span{i, end}, plain
+		m := member{key: span{i, end}, plainKey: plain}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
 		i = skipSpace(b, i+1)
-		end = scanValue(b, i, depth)
-		if end < 0 {
+		if i >= len(b) {
 			return -1
 		}
-		m.val = span{i, end}
-		if fn != nil {
-			fn(m)
+		m.val.start = i
+		end = value(m, depth)
+		if end < 0 {
+			return end
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) {
@@ -203,17 +231,21 @@ func scanObject(b []byte, i, depth int, fn func(member)) int {
 // scanArray returns the end of the array starting at b[i], or -1; each
 // element's range is passed to fn when fn is not nil.
 func scanArray(b []byte, i, depth int, fn func(span)) int {
-	if depth > maxDepth {
-		return -1
+	return scanArrayMax(b, i, depth, maxDepth, fn)
+}
+
+func scanArrayMax(b []byte, i, depth, limit int, fn func(span)) int {
+	if depth > limit {
+		return tooDeep
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
 	for {
-		end := scanValue(b, i, depth)
+		end := scanValueMax(b, i, depth, limit)
 		if end < 0 {
-			return -1
+			return end
 		}
 		if fn != nil {
 			fn(span{i, end})
@@ -298,4 +330,34 @@ func PlainString(raw []byte) (inner []byte, ok bool) {
 // then its own compact form.
 func IsNumber(raw []byte) bool {
 	return len(raw) > 0 && (raw[0] == '-' || isDigit(raw[0])) && scanNumber(raw, 0) == len(raw)
+}
+
+// Fields returns the values of the named members of the JSON object obj,
+// as encoding/json fills a struct of json.RawMessage fields with those
+// names: nil for an absent member, the last of duplicates. It scans obj
+// once. ok is false when obj is not one valid object or a key needs
+// encoding/json's own rules (escaped, or equal to a name only
+// case-insensitively): the caller then decodes with encoding/json.
+func Fields(obj []byte, names ...string) (vals []json.RawMessage, ok bool) {
+	var stack [16]Member
+	ms, ok := Members(stack[:0], obj)
+	if !ok {
+		return nil, false
+	}
+	vals = make([]json.RawMessage, len(names))
+	for _, m := range ms {
+		if !m.PlainKey {
+			return nil, false
+		}
+		key := obj[m.KeyStart:m.KeyEnd]
+		for j, n := range names {
+			switch {
+			case string(key) == n:
+				vals[j] = obj[m.ValStart:m.ValEnd:m.ValEnd]
+			case bytes.EqualFold(key, []byte(n)):
+				return nil, false
+			}
+		}
+	}
+	return vals, true
 }

@@ -54,7 +54,7 @@ func TestErrors(t *testing.T) {
 		{name: "not json", source: "portabilling", body: good, hdr: []string{"Content-Type", "text/plain"}, status: 415,
 			want: map[string]any{"error": "unsupported content type"}},
 		{name: "form", source: "jerasoft", body: good, hdr: []string{"Content-Type", "application/x-www-form-urlencoded"}, status: 415},
-		{name: "unknown source", source: "nokia", body: good, status: 404, want: map[string]any{"error": "unknown source"}},
+		{name: "unknown source", source: "nokia", body: good, status: 404, want: map[string]any{"error": "not found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, b := h.post(tc.source, tc.body, tc.noAuth, tc.hdr...)

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/provbus/provbus/schemas"
 )
@@ -107,10 +110,12 @@ func TestBrokerKilledMidRequest(t *testing.T) {
 }
 
 // TestBrokerDown closes the whole cluster: requests get a prompt 503 with
-// Retry-After, and readiness fails.
+// Retry-After and a request id, the broker's error only in the log under
+// that id, and readiness fails.
 func TestBrokerDown(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, WithProduceTimeout(time.Second))
+	core, logs := observer.New(zap.InfoLevel)
+	h := newHarness(t, WithProduceTimeout(time.Second), WithLogger(zap.New(core)))
 	h.cluster.Kafka().Close()
 	start := time.Now()
 	resp, b := h.post("transatel", `{"header":{"eventId":"1","eventType":"CONNECTIVITY-MANAGEMENT/SUBSCRIBER/ACTIVATED"},"body":{"msisdn":"1"}}`, false)
@@ -123,6 +128,19 @@ func TestBrokerDown(t *testing.T) {
 	var body map[string]any
 	if err := json.Unmarshal(b, &body); err != nil || body["error"] != "kafka unavailable" {
 		t.Errorf("body %s", b)
+	}
+	id, _ := body["request_id"].(string)
+	if id == "" || resp.Header.Get("X-Request-Id") != id || len(body) != 3 {
+		t.Errorf("want exactly error, request_id and retry_after: %s (X-Request-Id %q)", b, resp.Header.Get("X-Request-Id"))
+	}
+	for _, leak := range append(h.cluster.Brokers(), "produce", "dial", "context") {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("503 body shows %q: %s", leak, b)
+		}
+	}
+	logged := logs.FilterField(zap.String("request_id", id)).All()
+	if len(logged) != 1 || logged[0].ContextMap()["error"] == nil {
+		t.Errorf("want the error logged once under request_id %s, got %v", id, logged)
 	}
 	r, err := h.http.Client().Get(h.http.URL + "/readyz")
 	if err != nil {

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,12 +24,18 @@ import (
 // needs the raw bytes) and most are small.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// handleEvents serves POST /v1/sources/{source}/events.
+// handleEvents serves POST /v1/sources/{source}/events. What costs least
+// is checked first: the source is served, the client may reach it, its
+// rate is not exceeded, its client certificate is good — all before the
+// body is read; then the credentials, before the content.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("source")
 	src, ok := s.sources[name]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": "unknown source", "source": name})
+	g := s.gates[name]
+	if !ok || g == nil {
+		// The same answer for an unknown source and for one that is not
+		// configured: a prober learns nothing about which exist.
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "not found"})
 		return
 	}
 	start := time.Now()
@@ -40,6 +48,29 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	w = rw
+
+	client := s.proxies.clientIP(r)
+	// refused logs why a request was refused: never a credential, only
+	// the source, the addresses and the reason.
+	refused := func(reason string, err error) {
+		s.s.log.Debug("request refused", zap.String("source", name), zap.String("reason", reason),
+			zap.Stringer("client", client), zap.String("remote", r.RemoteAddr), zap.Error(err))
+	}
+	if !g.allowed(client) {
+		refused("address not allowed", nil)
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
+		return
+	}
+	if secs, ok := retryAfter(g.limit, start); !ok {
+		refused("source rate limit", nil)
+		writeTooMany(w, secs)
+		return
+	}
+	if err := g.verifyClient(r); err != nil {
+		refused("client certificate", err)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized"})
+		return
+	}
 
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -62,12 +93,22 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	// Credentials before content: an unauthenticated sender learns
 	// nothing about what the server would accept.
-	if err := src.Authenticate(r, body); err != nil {
-		if name == "portabilling" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="provbus"`)
+	var instance string
+	if !g.open {
+		var err error
+		if instance, err = src.Authenticate(r, body); err != nil {
+			refused("credentials", err)
+			if name == "portabilling" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="provbus"`)
+			}
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized"})
+			return
 		}
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized"})
-		return
+		if secs, ok := retryAfter(g.perCred[instance], start); !ok {
+			refused("credential rate limit", nil)
+			writeTooMany(w, secs)
+			return
+		}
 	}
 	ct := r.Header.Get("Content-Type")
 	if !isJSON(ct) {
@@ -77,15 +118,17 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	b, err := s.prepare(src, body, meta{received: s.s.now(), remoteAddr: r.RemoteAddr, contentType: ct})
+	b, err := s.prepare(src, body, meta{received: s.s.now(), remoteAddr: r.RemoteAddr, contentType: ct, instance: instance})
 	if err != nil {
 		var bad *edge.Error
 		if errors.As(err, &bad) {
 			writeBadRequest(w, bad)
 			return
 		}
-		s.s.log.Error("prepare", zap.String("source", name), zap.Error(err))
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
+		id := requestID()
+		s.s.log.Error("prepare", zap.String("request_id", id), zap.String("source", name), zap.Error(err))
+		w.Header().Set("X-Request-Id", id)
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error", "request_id": id})
 		return
 	}
 	err = s.produce(r.Context(), b.records)
@@ -93,8 +136,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	counted = true
 	if err != nil {
 		s.account(name, b, metrics.RejectUnavailable)
-		s.s.log.Warn("produce failed", zap.String("source", name), zap.Int("records", len(b.records)), zap.Error(err))
-		s.unavailable(w, err)
+		s.unavailable(w, "produce failed", err, zap.String("source", name), zap.Int("records", len(b.records)))
 		return
 	}
 	s.account(name, b, "")
@@ -166,26 +208,42 @@ type Accepted struct {
 }
 
 // BadRequest is the body of a 400 answer: the first problem at the top
-// level (so simple senders find "error" and "field"), all of them in
-// Errors.
+// level (so simple senders find "error" and "field"), the first
+// edge.MaxProblems of them in Errors and how many there are in all in
+// ErrorCount, so a body with a million bad elements gets a short answer.
 type BadRequest struct {
-	Error  string         `json:"error"`
-	Field  string         `json:"field,omitempty"`
-	Index  int            `json:"index"`
-	Errors []edge.Problem `json:"errors"`
+	Error      string         `json:"error"`
+	Field      string         `json:"field,omitempty"`
+	Index      int            `json:"index"`
+	Errors     []edge.Problem `json:"errors"`
+	ErrorCount int            `json:"error_count"`
 }
 
 func writeBadRequest(w http.ResponseWriter, bad *edge.Error) {
 	p := bad.Problems[0]
-	writeJSON(w, http.StatusBadRequest, BadRequest{Error: p.Error, Field: p.Field, Index: p.Index, Errors: bad.Problems})
+	listed := bad.Problems[:min(len(bad.Problems), edge.MaxProblems)]
+	writeJSON(w, http.StatusBadRequest, BadRequest{Error: p.Error, Field: p.Field, Index: p.Index, Errors: listed, ErrorCount: bad.Count()})
 }
 
-func (s *Server) unavailable(w http.ResponseWriter, err error) {
+// unavailable answers 503 with Retry-After and a request id; the error
+// itself, which may name brokers and their addresses, goes only to the
+// log, under the same id.
+func (s *Server) unavailable(w http.ResponseWriter, msg string, err error, fields ...zap.Field) {
+	id := requestID()
+	s.s.log.Warn(msg, append(fields, zap.String("request_id", id), zap.Error(err))...)
 	secs := int(s.s.retryAfter.Seconds())
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("X-Request-Id", id)
 	writeJSON(w, http.StatusServiceUnavailable, map[string]any{
-		"error": "kafka unavailable", "detail": err.Error(), "retry_after": secs,
+		"error": "kafka unavailable", "request_id": id, "retry_after": secs,
 	})
+}
+
+// requestID is a random id tying an answer to its log line.
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 // isJSON accepts application/json and any +json media type.
@@ -224,6 +282,10 @@ func rejectReason(code int) string {
 		return metrics.RejectTooLarge
 	case http.StatusUnsupportedMediaType:
 		return metrics.RejectMediaType
+	case http.StatusForbidden:
+		return metrics.RejectForbidden
+	case http.StatusTooManyRequests:
+		return metrics.RejectRateLimited
 	case http.StatusServiceUnavailable:
 		return metrics.RejectUnavailable
 	case http.StatusInternalServerError:

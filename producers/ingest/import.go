@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/producers/edge"
 )
 
@@ -31,6 +32,10 @@ type ImportOptions struct {
 	// Progress is called after every produced batch and at the end with
 	// the running totals.
 	Progress func(ImportStats)
+	// Instance imports the events as those of this named source instance
+	// (installation): instance field and header, ids "<instance>:<id>",
+	// exactly as its credentials would over HTTP. "" is the default one.
+	Instance string
 }
 
 // ImportStats are the running totals of an import.
@@ -55,8 +60,11 @@ func (s *Server) ImportEvents(ctx context.Context, source string, r io.Reader, o
 	if !ok {
 		return ImportStats{}, fmt.Errorf("ingest: unknown source %q", source)
 	}
+	if opt.Instance != "" && !config.ValidInstance(opt.Instance) {
+		return ImportStats{}, fmt.Errorf("ingest: instance %q: use 1 to 32 of a-z 0-9 _ -", opt.Instance)
+	}
 	return s.importLines(ctx, r, opt, func(line []byte) ([]*kgo.Record, int, int, error) {
-		b, err := s.prepare(src, line, meta{received: s.s.now(), contentType: "application/x-ndjson", remoteAddr: "import"})
+		b, err := s.prepare(src, line, meta{received: s.s.now(), contentType: "application/x-ndjson", remoteAddr: "import", instance: opt.Instance})
 		if err != nil {
 			return nil, 0, 0, err
 		}

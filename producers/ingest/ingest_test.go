@@ -192,14 +192,15 @@ func TestQuarantine(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	// /metrics is on a listener of its own, never on the webhooks'.
+	for p, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 404, "/debug/pprof/": 404} {
 		resp, err := h.http.Client().Get(h.http.URL + p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: %d", p, resp.StatusCode)
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", p, resp.StatusCode, want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/metrics"
+	"github.com/provbus/provbus/producers/edge"
 	"github.com/provbus/provbus/topology"
 )
 
@@ -20,6 +21,11 @@ type settings struct {
 	registry        *sr.Client
 	catalog         *topology.Catalog
 	auth            config.Auth
+	sources         config.Sources
+	trustedProxies  []string
+	limits          edge.Limits
+	certFile        string
+	keyFile         string
 	maxBody         int64
 	produceTimeout  time.Duration
 	retryAfter      time.Duration
@@ -33,6 +39,7 @@ type settings struct {
 func defaults() settings {
 	return settings{
 		maxBody:         1 << 20,
+		limits:          edge.DefaultLimits,
 		produceTimeout:  10 * time.Second,
 		retryAfter:      5 * time.Second,
 		shutdownTimeout: 30 * time.Second,
@@ -53,9 +60,26 @@ func WithRegistry(c *sr.Client) Option { return func(s *settings) { s.registry =
 // WithCatalog sets the catalog (default topology.Default()).
 func WithCatalog(c *topology.Catalog) Option { return func(s *settings) { s.catalog = c } }
 
-// WithAuth sets each source's credentials (default none: every request is
-// accepted, which only `provbus dev` and tests should run with).
+// WithAuth sets each source's credentials and instances (default none).
+// A source is served only when it has credentials or its policy
+// (WithSources) marks it insecure; any other source answers 404.
 func WithAuth(a config.Auth) Option { return func(s *settings) { s.auth = a } }
+
+// WithSources sets each source's policy: insecure (served without
+// credentials), rate limits, address allow-list, client CA (default the
+// zero policy: no source open, no limit, any address, no client
+// certificate).
+func WithSources(p config.Sources) Option { return func(s *settings) { s.sources = p } }
+
+// WithTrustedProxies sets the CIDRs whose X-Forwarded-For names the
+// client (default none: the peer address is the client).
+func WithTrustedProxies(cidrs ...string) Option {
+	return func(s *settings) { s.trustedProxies = append(s.trustedProxies, cidrs...) }
+}
+
+// WithLimits bounds what one request may cost (default edge.DefaultLimits);
+// a zero field keeps its default.
+func WithLimits(l edge.Limits) Option { return func(s *settings) { s.limits = l.OrDefault() } }
 
 // WithMaxBodyBytes bounds a request body (default 1 MiB); larger bodies
 // get 413.

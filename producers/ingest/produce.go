@@ -32,6 +32,9 @@ type meta struct {
 	received    time.Time
 	remoteAddr  string
 	contentType string
+	// instance is the source installation the credentials belong to
+	// ("" for the default one).
+	instance string
 }
 
 // batch is what one request (or one import line) becomes: records ready to
@@ -50,9 +53,20 @@ type batch struct {
 // bad element anywhere leaves Kafka untouched. The error is a *edge.Error
 // for bad input, anything else is the server's fault (encoding).
 func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
+	if err := s.s.limits.Check(body); err != nil {
+		return nil, err
+	}
 	evs, err := src.Parse(body, m.received)
 	if err != nil {
 		return nil, s.completeProblems(src, body, m, err)
+	}
+	if err := s.s.limits.CheckEvents(evs); err != nil {
+		return nil, err
+	}
+	if m.instance != "" {
+		for i := range evs {
+			setInstance(&evs[i], m.instance)
+		}
 	}
 	b := &batch{records: make([]*kgo.Record, 0, len(evs))}
 	var bad edge.Error
@@ -130,6 +144,16 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 		b.acceptedTypes = append(b.acceptedTypes, p.ev.EventType)
 	}
 	return b, nil
+}
+
+// setInstance records a named instance on ev and makes its id unique
+// across instances: "<instance>:<id>". The default instance keeps the
+// source's id as it always was, so a single installation's ids, and the
+// de-duplication keyed on them, do not change; an instance name has no
+// ':' (config.ValidInstance), so no prefixed id equals an unprefixed one.
+func setInstance(ev *schemas.Event, instance string) {
+	ev.Instance = &instance
+	ev.EventID = instance + ":" + ev.EventID
 }
 
 // missingKey reports (into bad) an event of a known type of src whose

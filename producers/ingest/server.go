@@ -16,10 +16,13 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +47,12 @@ type Server struct {
 	client  *kgo.Client
 	codec   *schemas.Codec
 	sources map[string]edge.Source
+	// gates are the served sources' policies; a source without one
+	// answers 404.
+	gates   map[string]*gate
+	proxies proxies
+	// certs is the HTTPS certificate (nil: plain HTTP).
+	certs *certReloader
 	// latency is each source's ingest latency histogram, resolved once:
 	// WithLabelValues hashes its labels on every call.
 	latency map[string]prometheus.Observer
@@ -88,6 +97,33 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	} {
 		srv.sources[src.Name()] = src
 	}
+	srv.gates = map[string]*gate{}
+	for name := range srv.sources {
+		g, err := newGate(s.sources.Policy(name), s.auth.Has(name), instanceNames(s.auth, name))
+		if err != nil {
+			return nil, fmt.Errorf("%w: ingest.sources.%s: %v", ErrConfig, name, err)
+		}
+		if g != nil {
+			srv.gates[name] = g
+		}
+	}
+	var err error
+	if srv.proxies, err = parseProxies(s.trustedProxies); err != nil {
+		return nil, err
+	}
+	if (s.certFile == "") != (s.keyFile == "") {
+		return nil, fmt.Errorf("%w: TLS needs both a certificate and a key file", ErrConfig)
+	}
+	if s.certFile != "" {
+		if srv.certs, err = newCertReloader(s.certFile, s.keyFile, s.log); err != nil {
+			return nil, err
+		}
+	}
+	for name, g := range srv.gates {
+		if g.clientCA != nil && srv.certs == nil {
+			return nil, fmt.Errorf("%w: ingest.sources.%s.client_ca_file needs TLS (ingest.tls)", ErrConfig, name)
+		}
+	}
 	srv.latency = map[string]prometheus.Observer{}
 	for name := range srv.sources {
 		srv.latency[name] = s.metrics.IngestLatency(name)
@@ -124,9 +160,41 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 }
 
 // Handler returns the HTTP API: POST /v1/sources/{source}/events, GET
-// /healthz, GET /readyz (the broker answers) and GET /metrics. It does not
-// need Run: `provbus dev` mounts it on its own server.
+// /healthz and GET /readyz (the broker answers). /metrics is not on it:
+// it belongs on a listener of its own (MetricsHandler). It does not need
+// Run: `provbus dev` mounts it on its own server.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Served maps each source the server answers to whether it is open
+// (served without credentials).
+func (s *Server) Served() map[string]bool {
+	out := map[string]bool{}
+	for name, g := range s.gates {
+		out[name] = g.open
+	}
+	return out
+}
+
+// CheckListen refuses a listen address that is not loopback while a
+// source is open without its insecure_public: an open source is for a
+// developer's machine, not for whoever can reach the port.
+func (s *Server) CheckListen(addr string) error {
+	if isLoopback(addr) {
+		return nil
+	}
+	var exposed []string
+	for name, g := range s.gates {
+		if g.open && !g.public {
+			exposed = append(exposed, name)
+		}
+	}
+	if len(exposed) == 0 {
+		return nil
+	}
+	sort.Strings(exposed)
+	return fmt.Errorf("%w: %s is not a loopback address and source(s) %s have no credentials; configure ingest.auth, or set ingest.sources.<name>.insecure_public to serve them open on purpose",
+		ErrConfig, addr, strings.Join(exposed, ", "))
+}
 
 // Source returns the edge of a source by name.
 func (s *Server) Source(name string) (edge.Source, bool) {
@@ -149,8 +217,12 @@ func (s *Server) Run(ctx context.Context, addr string) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on an existing listener, which it closes.
+// Serve is Run on an existing listener, which it closes. With WithTLS it
+// serves HTTPS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.certs != nil {
+		ln = tls.NewListener(ln, s.tlsConfig())
+	}
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -187,7 +259,6 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", s.s.metrics.Handler())
 	return mux
 }
 
@@ -195,7 +266,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.client.Ping(ctx); err != nil {
-		s.unavailable(w, fmt.Errorf("kafka unreachable: %w", err))
+		s.unavailable(w, "readyz: kafka unreachable", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

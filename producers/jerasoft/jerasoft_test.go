@@ -81,26 +81,35 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	s := New(config.TokenAuth{Token: "tok-123", Header: "X-Auth-Token", QueryParam: "token"})
+	withQuery := New(config.TokenAuth{Token: "tok-123", Header: "X-Auth-Token", QueryParam: "token",
+		Instances: []config.TokenInstance{{Name: "lab", Token: "tok-lab"}}})
+	headerOnly := New(config.TokenAuth{Token: "tok-123", Header: "X-Auth-Token"})
 	for _, tc := range []struct {
 		name, header, query string
+		s                   *Source
 		ok                  bool
+		instance            string
 	}{
-		{"header", "tok-123", "", true},
-		{"bearer header", "Bearer tok-123", "", true},
-		{"query", "", "tok-123", true},
-		{"bad header", "nope", "", false},
-		{"bad query", "", "nope", false},
-		{"none", "", "", false},
+		{"header", "tok-123", "", withQuery, true, ""},
+		{"bearer header", "Bearer tok-123", "", withQuery, true, ""},
+		{"named instance", "tok-lab", "", withQuery, true, "lab"},
+		{"query when enabled", "", "tok-123", withQuery, true, ""},
+		{"query by default", "", "tok-123", headerOnly, false, ""},
+		{"bad header", "nope", "", withQuery, false, ""},
+		{"bad query", "", "nope", withQuery, false, ""},
+		{"none", "", "", withQuery, false, ""},
 	} {
 		r := httptest.NewRequest("POST", "/?token="+tc.query, nil)
 		if tc.header != "" {
 			r.Header.Set("X-Auth-Token", tc.header)
 		}
-		err := s.Authenticate(r, nil)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) {
-			t.Errorf("%s: %v", tc.name, err)
+		instance, err := tc.s.Authenticate(r, nil)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) || instance != tc.instance {
+			t.Errorf("%s: %q %v", tc.name, instance, err)
 		}
+	}
+	if _, err := New(config.TokenAuth{Header: "X-Auth-Token"}).Authenticate(httptest.NewRequest("POST", "/", nil), nil); !errors.Is(err, edge.ErrNoCredentials) {
+		t.Errorf("no token configured: %v", err)
 	}
 }
 

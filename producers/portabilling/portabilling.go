@@ -32,20 +32,30 @@ const TimeLayout = "2006-01-02 15:04:05"
 // no i_event and its id is the hash of its canonical JSON.
 const AttrEventIDHash = "provbus.event_id_hash"
 
-// Source is the ESPF edge. The zero value accepts any request (no auth).
+// Source is the ESPF edge. Without credentials it refuses every request.
 type Source struct {
-	user, pass [sha256.Size]byte
-	auth       bool
+	creds []credential
 }
 
-// New returns the ESPF edge; credentials with an empty username disable
-// authentication.
+// credential is one installation's HTTP Basic pair, hashed so the
+// constant-time compare does not leak lengths.
+type credential struct {
+	instance   string
+	user, pass [sha256.Size]byte
+}
+
+// New returns the ESPF edge: auth.Username/Password are the default
+// installation (instance ""), auth.Instances the named ones.
 func New(auth config.BasicAuth) *Source {
 	s := &Source{}
+	add := func(instance, user, pass string) {
+		s.creds = append(s.creds, credential{instance, sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))})
+	}
 	if auth.Username != "" {
-		s.auth = true
-		s.user = sha256.Sum256([]byte(auth.Username))
-		s.pass = sha256.Sum256([]byte(auth.Password))
+		add("", auth.Username, auth.Password)
+	}
+	for _, in := range auth.Instances {
+		add(in.Name, in.Username, in.Password)
 	}
 	return s
 }
@@ -56,23 +66,31 @@ func (s *Source) Name() string { return Name }
 // Status implements edge.Source: ESPF gets 200 with the accepted ids.
 func (s *Source) Status() int { return http.StatusOK }
 
-// Authenticate implements edge.Source with HTTP Basic. Both values are
-// hashed before the constant-time compare so their lengths do not leak.
-func (s *Source) Authenticate(r *http.Request, _ []byte) error {
-	if !s.auth {
-		return nil
+// Authenticate implements edge.Source with HTTP Basic, returning the
+// instance whose credentials match. Every credential is compared, in
+// constant time, so timing says neither which one matched nor how long
+// they are.
+func (s *Source) Authenticate(r *http.Request, _ []byte) (string, error) {
+	if len(s.creds) == 0 {
+		return "", fmt.Errorf("%w: %w", edge.ErrUnauthorized, edge.ErrNoCredentials)
 	}
 	u, p, ok := r.BasicAuth()
 	if !ok {
-		return fmt.Errorf("%w: basic credentials required", edge.ErrUnauthorized)
+		return "", fmt.Errorf("%w: basic credentials required", edge.ErrUnauthorized)
 	}
 	uh, ph := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
-	okU := subtle.ConstantTimeCompare(uh[:], s.user[:])
-	okP := subtle.ConstantTimeCompare(ph[:], s.pass[:])
-	if okU&okP != 1 {
-		return fmt.Errorf("%w: bad credentials", edge.ErrUnauthorized)
+	match := -1
+	for i, c := range s.creds {
+		okU := subtle.ConstantTimeCompare(uh[:], c.user[:])
+		okP := subtle.ConstantTimeCompare(ph[:], c.pass[:])
+		if okU&okP == 1 && match < 0 {
+			match = i
+		}
 	}
-	return nil
+	if match < 0 {
+		return "", fmt.Errorf("%w: bad credentials", edge.ErrUnauthorized)
+	}
+	return s.creds[match].instance, nil
 }
 
 // Field implements edge.Source: typed ids are ESPF variables, the DID

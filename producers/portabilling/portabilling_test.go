@@ -118,27 +118,36 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	s := New(config.BasicAuth{Username: "espf", Password: "secret"})
+	s := New(config.BasicAuth{Username: "espf", Password: "secret", Instances: []config.BasicInstance{
+		{Name: "eu", Username: "espf-eu", Password: "secret-eu"},
+	}})
 	for _, tc := range []struct {
 		name       string
 		user, pass string
 		set, ok    bool
+		instance   string
 	}{
-		{"good", "espf", "secret", true, true},
-		{"bad password", "espf", "nope", true, false},
-		{"bad user", "x", "secret", true, false},
-		{"none", "", "", false, false},
+		{"good", "espf", "secret", true, true, ""},
+		{"named instance", "espf-eu", "secret-eu", true, true, "eu"},
+		{"another instance's password", "espf-eu", "secret", true, false, ""},
+		{"bad password", "espf", "nope", true, false, ""},
+		{"bad user", "x", "secret", true, false, ""},
+		{"none", "", "", false, false, ""},
 	} {
 		r := httptest.NewRequest("POST", "/", nil)
 		if tc.set {
 			r.SetBasicAuth(tc.user, tc.pass)
 		}
-		err := s.Authenticate(r, nil)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) {
-			t.Errorf("%s: %v", tc.name, err)
+		instance, err := s.Authenticate(r, nil)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) || instance != tc.instance {
+			t.Errorf("%s: %q %v", tc.name, instance, err)
 		}
 	}
-	if err := New(config.BasicAuth{}).Authenticate(httptest.NewRequest("POST", "/", nil), nil); err != nil {
+	// No credentials: nothing is accepted (only ingest's insecure flag
+	// opens a source).
+	r := httptest.NewRequest("POST", "/", nil)
+	r.SetBasicAuth("", "")
+	if _, err := New(config.BasicAuth{}).Authenticate(r, nil); !errors.Is(err, edge.ErrNoCredentials) {
 		t.Errorf("no auth configured: %v", err)
 	}
 }

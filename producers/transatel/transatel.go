@@ -31,18 +31,35 @@ const Name = "transatel"
 // SignatureHeader carries "sha256=<hex HMAC-SHA256(secret, raw body)>".
 const SignatureHeader = "X-TSL-Signature-256"
 
-// Source is the Transatel edge. With no secrets it accepts unsigned
-// requests.
+// Source is the Transatel edge. Without secrets it refuses every request.
 type Source struct {
-	secrets [][]byte
+	keys []key
 }
 
-// New returns the Transatel edge. Every secret in auth.Secrets is accepted,
-// so a new secret can be added before the old one is retired.
+// key is one installation's signing secrets.
+type key struct {
+	instance string
+	secrets  [][]byte
+}
+
+// New returns the Transatel edge: auth.Secrets are the default
+// installation's (instance ""), auth.Instances the named ones'. Every
+// secret of an installation is accepted, so a new secret can be added
+// before the old one is retired.
 func New(auth config.HMACAuth) *Source {
 	s := &Source{}
-	for _, sec := range auth.Secrets {
-		s.secrets = append(s.secrets, []byte(sec))
+	add := func(instance string, secrets []string) {
+		k := key{instance: instance}
+		for _, sec := range secrets {
+			k.secrets = append(k.secrets, []byte(sec))
+		}
+		s.keys = append(s.keys, k)
+	}
+	if len(auth.Secrets) > 0 {
+		add("", auth.Secrets)
+	}
+	for _, in := range auth.Instances {
+		add(in.Name, in.Secrets)
 	}
 	return s
 }
@@ -54,24 +71,31 @@ func (s *Source) Name() string { return Name }
 func (s *Source) Status() int { return http.StatusNoContent }
 
 // Authenticate implements edge.Source: the signature must match one of the
-// configured secrets, compared in constant time over the raw bytes.
-func (s *Source) Authenticate(r *http.Request, body []byte) error {
-	if len(s.secrets) == 0 {
-		return nil
+// configured secrets, compared in constant time over the raw bytes; the
+// instance is the one that secret belongs to.
+func (s *Source) Authenticate(r *http.Request, body []byte) (string, error) {
+	if len(s.keys) == 0 {
+		return "", fmt.Errorf("%w: %w", edge.ErrUnauthorized, edge.ErrNoCredentials)
 	}
 	sig := strings.TrimSpace(r.Header.Get(SignatureHeader))
 	hexSig, ok := strings.CutPrefix(sig, "sha256=")
 	if !ok {
-		return fmt.Errorf("%w: %s missing or not sha256=<hex>", edge.ErrUnauthorized, SignatureHeader)
+		return "", fmt.Errorf("%w: %s missing or not sha256=<hex>", edge.ErrUnauthorized, SignatureHeader)
 	}
 	got, err := hex.DecodeString(hexSig)
 	if err != nil || len(got) != sha256.Size {
-		return fmt.Errorf("%w: %s is not a hex SHA-256", edge.ErrUnauthorized, SignatureHeader)
+		return "", fmt.Errorf("%w: %s is not a hex SHA-256", edge.ErrUnauthorized, SignatureHeader)
 	}
-	if !Verify(s.secrets, body, got) {
-		return fmt.Errorf("%w: signature does not match", edge.ErrUnauthorized)
+	match := -1
+	for i, k := range s.keys {
+		if Verify(k.secrets, body, got) && match < 0 {
+			match = i
+		}
 	}
-	return nil
+	if match < 0 {
+		return "", fmt.Errorf("%w: signature does not match", edge.ErrUnauthorized)
+	}
+	return s.keys[match].instance, nil
 }
 
 // Verify reports whether mac is the HMAC-SHA256 of body under any of the
@@ -146,14 +170,20 @@ func Parse(raw []byte, received time.Time) ([]schemas.Event, error) {
 func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Error) (schemas.Event, bool) {
 	n := len(bad.Problems)
 	var m message
-	if !edge.IsObject(raw) || json.Unmarshal(raw, &m) != nil {
+	if f, ok := edge.Fields(raw, "header", "body"); ok {
+		m.Header, m.Body = f[0], f[1] // one scan instead of a decode
+	} else if !edge.IsObject(raw) || json.Unmarshal(raw, &m) != nil {
 		bad.Add(i, "", edge.MsgNotObject)
 		return schemas.Event{}, false
 	}
 	var h header
 	edge.DecodeObject(i, "header", m.Header, &h, bad)
 	var b body
-	edge.DecodeObject(i, "body", m.Body, &b, bad)
+	if f, ok := edge.Fields(m.Body, "msisdn", "simSerial", "imsi", "transactionId"); ok {
+		b = body{MSISDN: f[0], SIMSerial: f[1], IMSI: f[2], TransactionID: f[3]}
+	} else {
+		edge.DecodeObject(i, "body", m.Body, &b, bad)
+	}
 	if len(bad.Problems) > n {
 		return schemas.Event{}, false
 	}
@@ -182,7 +212,7 @@ func parseElement(i int, raw json.RawMessage, received time.Time, bad *edge.Erro
 	}
 	ev.EventID, ev.EventType = *eventID, *eventType
 	ev.Payload = string(raw)
-	ev.Attributes = make(map[string]string, 16)
+	ev.Attributes = make(map[string]string, edge.MemberHint(raw))
 	edge.Flatten("header", m.Header, ev.Attributes)
 	edge.Flatten("body", m.Body, ev.Attributes)
 	return ev, true

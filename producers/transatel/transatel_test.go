@@ -112,12 +112,19 @@ func TestAuthenticate(t *testing.T) {
 		if tc.sig != "" {
 			r.Header.Set(SignatureHeader, tc.sig)
 		}
-		err := s.Authenticate(r, body)
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) {
-			t.Errorf("%s: %v", tc.name, err)
+		instance, err := s.Authenticate(r, body)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, edge.ErrUnauthorized)) || instance != "" {
+			t.Errorf("%s: %q %v", tc.name, instance, err)
 		}
 	}
-	if err := New(config.HMACAuth{}).Authenticate(httptest.NewRequest("POST", "/", nil), body); err != nil {
+	named := New(config.HMACAuth{Secrets: []string{cur}, Instances: []config.HMACInstance{{Name: "uk", Secrets: []string{"uk-secret-0123456789"}}}})
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set(SignatureHeader, Sign([]byte("uk-secret-0123456789"), body))
+	if instance, err := named.Authenticate(r, body); err != nil || instance != "uk" {
+		t.Errorf("named instance: %q %v", instance, err)
+	}
+	r.Header.Set(SignatureHeader, Sign([]byte(cur), body))
+	if _, err := New(config.HMACAuth{}).Authenticate(r, body); !errors.Is(err, edge.ErrNoCredentials) {
 		t.Errorf("no secrets: %v", err)
 	}
 }

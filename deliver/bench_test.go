@@ -1,0 +1,218 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
+)
+
+// Run with: go test -run '^$' -bench Deliver -benchtime 1x ./deliver/
+// (each benchmark sizes its own run; b.N is not used).
+
+const benchEvents, benchKeys = 20_000, 2_000
+
+// countingTarget answers 204 and counts requests; at records, per event,
+// the time it arrived.
+type countingTarget struct {
+	n    atomic.Int64
+	done chan struct{}
+	want int64
+}
+
+func (c *countingTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	w.WriteHeader(204)
+	if c.n.Add(1) == c.want {
+		close(c.done)
+	}
+}
+
+func benchProduce(b *testing.B, c *embeddedtest.Cluster, n int) {
+	var recs []*kgo.Record
+	for i := range n {
+		acc := int64(i % benchKeys)
+		ev := &schemas.Event{EventID: fmt.Sprint("b-", i), Source: "portabilling", EventType: "Account/Status/Changed", Origin: schemas.OriginDirect,
+			IAccount: &acc, OccurredAt: time.Now(), ReceivedAt: time.Now(), Attributes: map[string]string{"i_account": fmt.Sprint(acc)}, Payload: `{"i_account":1}`}
+		rec, err := records.Event(c.Codec, topology.HandlerTopic(testHandler), fmt.Sprint(acc), ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := c.Client.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchCluster(b *testing.B) *embeddedtest.Cluster {
+	c := embeddedtest.Start(b, 6)
+	c.Create(b, 6, topology.HandlerTopic(testHandler), topology.TopicDeliveries, topology.TopicDeliverState,
+		topology.TopicDeliverFailed, topology.TopicDeliverControl, topology.TopicDLQ)
+	c.Use(b, topology.HandlerTopic(testHandler))
+	return c
+}
+
+// BenchmarkDeliverThroughput: deliveries/s of provbus deliver to a fast
+// local target, against a bare kgo → net/http loop with the same number of
+// requests in flight (no order, no state, no history) on the same cluster.
+func BenchmarkDeliverThroughput(b *testing.B) {
+	c := benchCluster(b)
+	benchProduce(b, c, benchEvents)
+
+	// provbus deliver
+	tg := &countingTarget{done: make(chan struct{}), want: benchEvents}
+	srv := httptest.NewServer(tg)
+	defer srv.Close()
+	h := fastHandler(srv.URL)
+	h.MaxInFlight = 16
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zap.NewNop()}, []Handler{h})
+	}()
+	<-tg.done
+	deliverRate := benchEvents / time.Since(start).Seconds()
+	cancel()
+	<-errc
+
+	// the bare loop
+	bare := &countingTarget{done: make(chan struct{}), want: benchEvents}
+	bsrv := httptest.NewServer(bare)
+	defer bsrv.Close()
+	start = time.Now()
+	bareLoop(b, c, bsrv.URL, 16, bare.done)
+	bareRate := benchEvents / time.Since(start).Seconds()
+
+	b.ReportMetric(deliverRate, "deliveries/s")
+	b.ReportMetric(bareRate, "bare-deliveries/s")
+	b.ReportMetric(deliverRate/bareRate, "ratio")
+}
+
+// bareLoop consumes the handler topic and POSTs every record's value with
+// workers requests in flight, until done.
+func bareLoop(b *testing.B, c *embeddedtest.Cluster, url string, workers int, done chan struct{}) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers()...), kgo.ConsumerGroup("bare-bench"), kgo.ConsumeTopics(topology.HandlerTopic(testHandler)),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	work := make(chan *kgo.Record, 1000)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				resp, err := hc.Post(url, "application/json", bytes.NewReader(r.Value))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-done; cancel() }()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) { work <- r })
+	}
+	close(work)
+	wg.Wait()
+}
+
+// BenchmarkDeliverLatency: handler record written → connector received,
+// at 1 000 events/s for 10 s; p50 and p99.
+func BenchmarkDeliverLatency(b *testing.B) {
+	c := benchCluster(b)
+	const rate, secs = 1000, 10
+	var mu sync.Mutex
+	var lat []time.Duration
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		var sent int64
+		fmt.Sscan(r.Header.Get("X-Bench-Sent"), &sent)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	// The body carries occurred_at; the record's produce time is in the
+	// event id, so the target reads it back from the body's event_id.
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		i := bytes.Index(body, []byte(`"event_id":"t-`))
+		if i >= 0 {
+			var ns int64
+			fmt.Sscan(string(body[i+len(`"event_id":"t-`):]), &ns)
+			mu.Lock()
+			lat = append(lat, time.Since(time.Unix(0, ns)))
+			mu.Unlock()
+		}
+		w.WriteHeader(204)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zap.NewNop()}, []Handler{fastHandler(srv.URL)})
+	}()
+	time.Sleep(2 * time.Second) // the group is joined before the clock starts
+	tick := time.NewTicker(time.Second / 100)
+	defer tick.Stop()
+	produced := 0
+	for produced < rate*secs {
+		<-tick.C
+		var recs []*kgo.Record
+		for range rate / 100 {
+			acc := int64(produced % benchKeys)
+			ev := &schemas.Event{EventID: fmt.Sprintf("t-%d", time.Now().UnixNano()), Source: "portabilling", EventType: "Account/Status/Changed",
+				Origin: schemas.OriginDirect, IAccount: &acc, OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: `{}`}
+			rec, err := records.Event(c.Codec, topology.HandlerTopic(testHandler), fmt.Sprint(acc), ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs = append(recs, rec)
+			produced++
+		}
+		for _, r := range recs {
+			c.Client.Produce(ctx, r, nil)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n >= produced {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-errc
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	if len(lat) < produced {
+		b.Fatalf("%d of %d delivered", len(lat), produced)
+	}
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}

@@ -1,0 +1,157 @@
+package deliver
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/provbus/provbus/deliver/order"
+	"github.com/provbus/provbus/deliver/retry"
+	"github.com/provbus/provbus/deliver/state"
+	"github.com/provbus/provbus/deliver/target"
+	"github.com/provbus/provbus/deliver/webhook"
+	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/schemas"
+	"github.com/provbus/provbus/topology"
+)
+
+// result is one attempt's answer, back on the loop.
+type result struct {
+	e       *order.Entry
+	attempt int
+	resp    target.Response
+	// poison is a decode failure's reason: the record cannot be sent.
+	poison    string
+	eventID   string
+	eventType string
+}
+
+// send decodes e, builds its request and posts it; it runs on its own
+// goroutine and reports on r.results.
+func (r *handlerRun) send(e *order.Entry, attempt int) {
+	res := result{e: e, attempt: attempt}
+	var ev schemas.Event
+	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, &ev); err != nil {
+		if res.poison = schemas.PoisonReason(err); res.poison == "" {
+			// The registry is unreachable: a retriable failure of ours,
+			// scheduled like the target's.
+			res.resp = target.Response{Class: retry.Retriable, Err: err}
+		} else {
+			res.resp = target.Response{Err: err}
+		}
+		r.report(res)
+		return
+	}
+	res.eventID, res.eventType = ev.EventID, ev.EventType
+	body, err := webhook.NewBody(r.h.Name, e.Key, &ev, attempt).Marshal()
+	if err != nil {
+		res.poison, res.resp = "unencodable", target.Response{Err: err}
+		r.report(res)
+		return
+	}
+	res.resp = r.tgt.Send(r.sendCtx, target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
+	r.report(res)
+}
+
+func (r *handlerRun) report(res result) {
+	select {
+	case r.results <- res:
+	case <-r.sendCtx.Done():
+	}
+}
+
+// finish applies an attempt's result: the outcome, the state writes it
+// needs, its history record and metrics.
+func (r *handlerRun) finish(res result) {
+	e, now := res.e, time.Now()
+	if res.eventID != "" {
+		e.EventID, e.EventType = res.eventID, res.eventType
+	}
+	d := schemas.Delivery{
+		Handler: r.h.Name, EventID: e.EventID, EventType: e.EventType, Key: e.Key, Partition: e.Partition, Offset: e.Offset,
+		Attempt: int32(res.attempt), StatusCode: int32(res.resp.Status), LatencyMS: res.resp.Latency.Milliseconds(),
+		Response: res.resp.Excerpt, At: now,
+	}
+	if res.resp.Err != nil {
+		d.Error = res.resp.Err.Error()
+	}
+	outcome, failReason := order.Done, ""
+	var at time.Time
+	switch {
+	case res.poison != "":
+		failReason = res.poison
+	case res.resp.Class == retry.Delivered:
+		d.Outcome = schemas.DeliveryDelivered
+	case res.resp.Class == retry.Permanent && r.h.Block:
+		outcome, d.Outcome = order.Block, schemas.DeliveryBlocked
+	case res.resp.Class == retry.Permanent:
+		failReason = "permanent failure"
+	default:
+		var ok bool
+		if at, ok = r.h.Schedule.Next(res.attempt, e.FirstAt, now, res.resp.RetryAfter); ok {
+			outcome, d.Outcome = order.Retry, schemas.DeliveryRetry
+			d.NextAt = &at
+		} else {
+			failReason = "max age reached"
+		}
+	}
+	if failReason != "" {
+		d.Outcome = schemas.DeliveryFailed
+		if d.Error == "" {
+			d.Error = failReason
+		}
+	}
+	if res.resp.Sent {
+		r.brk.Record(res.resp.Answered(), now)
+	}
+	e.LastError = d.Error
+	if e.LastError == "" && d.StatusCode != 0 && outcome != order.Done {
+		e.LastError = "HTTP " + itoa(int(d.StatusCode))
+	}
+	writes, tombstone := r.sched.Finish(e, outcome, at)
+	if !e.Revoked() { // else the partition's new owner sends it again
+		if failReason != "" {
+			r.fail(e, failReason, res.poison)
+		}
+		r.writeState(writes, tombstone)
+		r.history(&d)
+	}
+	r.m.Attempt(d.Outcome, res.resp.Status)
+	r.m.Latency.Observe(res.resp.Latency.Seconds())
+	if d.Outcome != schemas.DeliveryDelivered {
+		r.log.Debug("attempt", zap.String("event_id", e.EventID), zap.String("key", e.Key), zap.Int("attempt", res.attempt),
+			zap.Int32("status", d.StatusCode), zap.String("outcome", d.Outcome), zap.String("error", d.Error))
+	}
+}
+
+// fail records e in provbus.deliver.failed (queryable, re-drivable) and,
+// for a record that cannot be decoded, copies it to the DLQ with the reason.
+func (r *handlerRun) fail(e *order.Entry, reason, poison string) {
+	row := state.Row{Handler: r.h.Name, Partition: e.Partition, Offset: e.Offset, Key: e.Key, EventID: e.EventID, EventType: e.EventType,
+		Value: e.Value, Attempt: e.Attempt, FirstAt: e.FirstAt, LastError: e.LastError, FailedAt: time.Now().UTC(), Reason: reason}
+	id := e.EventID
+	if id == "" {
+		id = "offset-" + itoa(int(e.Partition)) + "-" + itoa(int(e.Offset))
+	}
+	r.produce(&kgo.Record{Topic: r.failedTopic, Partition: e.Partition, Key: []byte(state.FailedKey(r.h.Name, id)), Value: row.Encode()}, nil)
+	if poison != "" {
+		src := &kgo.Record{Topic: r.topic, Partition: e.Partition, Offset: e.Offset, Key: []byte(e.Key), Value: e.Value}
+		dlq := records.DLQ(src, r.group, poison, errors.New(e.LastError), time.Now().UTC().Format(time.RFC3339Nano))
+		dlq.Topic = r.dlqTopic
+		dlq.Partition = e.Partition
+		r.produce(dlq, nil)
+		r.o.Metrics.DLQ(poison, topology.HandlerTopic(r.h.Name)).Inc()
+	}
+}
+
+// history writes one attempt to provbus.deliveries.
+func (r *handlerRun) history(d *schemas.Delivery) {
+	v, err := r.o.Codec.Encode(nil, topology.TopicDeliveries, d)
+	if err != nil {
+		r.log.Error("encode delivery record", zap.Error(err))
+		return
+	}
+	r.produce(&kgo.Record{Topic: r.deliveriesTopic, Partition: d.Partition, Key: []byte(d.Key), Value: v}, nil)
+}
