@@ -128,7 +128,8 @@ func TestFaultBrokerCrashTwin(t *testing.T) {
 	c := startPCluster(t, 1)
 	fault := c.emb.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: directory.TopicAccounts, Err: kerr.RequestTimedOut, Count: 5})
 	srv, err := ingest.New(context.Background(), ingest.WithKafka(kgo.SeedBrokers(c.emb.Brokers()...), kgo.DisableIdempotentWrite()),
-		ingest.WithRegistry(c.reg), ingest.WithCatalog(c.cat))
+		ingest.WithRegistry(c.reg), ingest.WithCatalog(c.cat),
+		ingest.WithSources(config.Sources{PortaBilling: config.SourcePolicy{Insecure: true}}))
 	if err != nil {
 		t.Fatal(err)
 	}
