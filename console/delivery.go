@@ -10,6 +10,11 @@ import (
 // delivery configured (no url): its page says so instead of an error.
 var ErrNotDelivered = errors.New("no delivery is configured for this handler")
 
+// ErrNothingToSkip is what Skip returns when the key has no waiting or
+// blocked record (already skipped, or delivered meanwhile): a conflict
+// with the page the operator saw, not a deliverer failure.
+var ErrNothingToSkip = errors.New("nothing waits for this key")
+
 // Delivery is what the handler pages need from the deliver component
 // (handler topics → connectors). The console depends on this interface, not
 // on the deliver package, so each side can change on its own; the provbus

@@ -79,7 +79,7 @@ func (f *fakeDelivery) Skip(_ context.Context, slug, key string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("key %s of %s is not blocked", key, slug)
+	return fmt.Errorf("key %s of %s: %w", key, slug, ErrNothingToSkip)
 }
 
 // Attempts answers the attempts the fixture recorded for key, whatever

@@ -218,7 +218,7 @@ func (s *Server) handlerAction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("unknown action %q: want pause, resume, redrive or skip", action), http.StatusNotFound)
 		return
 	}
-	if errors.Is(err, ErrNotDelivered) {
+	if errors.Is(err, ErrNotDelivered) || errors.Is(err, ErrNothingToSkip) {
 		http.Error(w, action+" "+slug+": "+err.Error(), http.StatusConflict)
 		return
 	}

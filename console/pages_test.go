@@ -374,8 +374,8 @@ func TestPages(t *testing.T) {
 		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != 303 {
 			t.Fatalf("skip: %d", code)
 		}
-		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != http.StatusBadGateway {
-			t.Fatalf("second skip of the same key: %d, want the deliverer's refusal as 502", code)
+		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != http.StatusConflict {
+			t.Fatalf("second skip of the same key: %d, want 409 (nothing waits for it)", code)
 		}
 		if code, _ := f.post(page, page+"/explode", url.Values{}); code != 404 {
 			t.Fatalf("unknown action: %d, want 404", code)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -137,7 +138,9 @@ func (d *consoleDelivery) Skip(ctx context.Context, slug, key string) error {
 		return err
 	}
 	defer d.acted()
-	_, err = d.admin.Skip(ctx, name, key)
+	if _, err = d.admin.Skip(ctx, name, key); errors.Is(err, deliver.ErrNotFound) {
+		return fmt.Errorf("%w: %v", console.ErrNothingToSkip, err)
+	}
 	return err
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/provbus/provbus/console"
-	"github.com/provbus/provbus/deliver"
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -89,8 +88,8 @@ func TestConsoleDeliveryIsTheCLI(t *testing.T) {
 	if n, err := d.Redrive(ctx, "huawei-pcrf"); err != nil || n != 0 {
 		t.Errorf("Redrive with nothing failed = %d, %v", n, err)
 	}
-	if err := d.Skip(ctx, "huawei-pcrf", "11"); !errors.Is(err, deliver.ErrNotFound) {
-		t.Errorf("Skip of a key with nothing waiting = %v, want deliver.ErrNotFound", err)
+	if err := d.Skip(ctx, "huawei-pcrf", "11"); !errors.Is(err, console.ErrNothingToSkip) {
+		t.Errorf("Skip of a key with nothing waiting = %v, want console.ErrNothingToSkip", err)
 	}
 
 	// Two attempts of one event, as the deliverer records them.
