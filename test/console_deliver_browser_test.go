@@ -111,8 +111,21 @@ deliver:
 	waitFor(t, 30*time.Second, "the held event at the connector after resume", func() bool { return target.has("102") })
 	b.Open(page, "#delivery-state")
 	b.Shot("resumed")
+	// Account 11's timeline shows each huawei-pcrf record's attempt, as
+	// provbus history does.
 	b.Open(base+"/ui/entities?account=11", "#timeline")
+	atts := browsertest.Eval[[]string](b, `[...document.querySelectorAll('#timeline tbody tr')].filter(tr => tr.innerText.includes('handler.huawei-pcrf')).map(tr => [...tr.querySelectorAll('.attempt')].map(a => a.innerText).join(' | '))`)
+	if len(atts) != 2 || !strings.Contains(atts[0], "delivered HTTP 202") || !strings.Contains(atts[1], "delivered HTTP 202") {
+		t.Errorf("the timeline's huawei-pcrf rows show attempts %q, want one delivered HTTP 202 each", atts)
+	}
 	b.Shot("entities-account-11-attempts")
+	out, err := exec.Command(provbusBinary(t), "--brokers", d.kafka, "--registry", "http://"+d.registry, "--config", cfg, "history", "--account", "11").CombinedOutput()
+	if err != nil {
+		t.Fatalf("provbus history: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "handler.huawei-pcrf/"); !strings.Contains(string(out), "DELIVERY ATTEMPTS") || n != 2 {
+		t.Errorf("provbus history lists %d huawei-pcrf attempts, want 2:\n%s", n, out)
+	}
 }
 
 // eventTarget is a connector that accepts every event and remembers the
