@@ -11,9 +11,9 @@ import (
 // TestBrowserPauseResume pauses and resumes a handler from the console in
 // headless Chromium, as an operator does: the browser's own form POST,
 // with its same-origin headers and the page's CSRF token, reaches the
-// Delivery, and the page shows the new state. The deliverer is the in-test
-// Delivery until the deliver package is wired in (then `provbus deliver`
-// must agree; docs/console.md).
+// Delivery, and the page shows the new state. The Delivery here is the
+// in-test one; test/TestConsoleDeliveryInBrowser does the same against the
+// real deliverer and checks that `provbus deliver status` agrees.
 func TestBrowserPauseResume(t *testing.T) {
 	f := newFixture(t)
 	b := browsertest.Start(t)

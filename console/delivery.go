@@ -2,8 +2,18 @@ package console
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrNotDelivered is what Delivery returns for a handler that has no
+// delivery configured (no url): its page says so instead of an error.
+var ErrNotDelivered = errors.New("no delivery is configured for this handler")
+
+// ErrNothingToSkip is what Skip returns when the key has no waiting or
+// blocked record (already skipped, or delivered meanwhile): a conflict
+// with the page the operator saw, not a deliverer failure.
+var ErrNothingToSkip = errors.New("nothing waits for this key")
 
 // Delivery is what the handler pages need from the deliver component
 // (handler topics → connectors). The console depends on this interface, not
@@ -24,9 +34,11 @@ type Delivery interface {
 	// Skip gives up on the record blocking key (a permanent failure that
 	// holds back the key's later records), so the key moves on.
 	Skip(ctx context.Context, slug, key string) error
-	// Attempts lists the delivery attempts of one event to the handler,
-	// oldest first, for the entity timeline.
-	Attempts(ctx context.Context, slug, eventID string) ([]Attempt, error)
+	// Attempts lists the recorded delivery attempts of the handler
+	// records with this key on this partition (an entity's records share
+	// both), from since on (zero: all kept), oldest first, for the entity
+	// timeline: one read for the whole timeline, not one per event.
+	Attempts(ctx context.Context, key string, partition int32, since time.Time) ([]Attempt, error)
 }
 
 // DeliveryStatus counts a handler's deliveries by state.
@@ -45,6 +57,8 @@ type DeliveryStatus struct {
 
 // Attempt is one delivery attempt and the connector's response.
 type Attempt struct {
+	Handler  string // the handler's slug
+	EventID  string
 	At       time.Time
 	Status   int    // HTTP status, 0 when no response (timeout, refused)
 	Outcome  string // delivered, retry, failed, skipped

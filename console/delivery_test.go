@@ -16,17 +16,26 @@ type fakeDelivery struct {
 	paused  map[string]bool
 	failed  map[string]int64
 	blocked map[string][]string
+	// attempts by record key; reads counts Attempts calls.
+	attempts map[string][]Attempt
+	reads    int
 }
 
 func newFakeDelivery() *fakeDelivery {
-	return &fakeDelivery{paused: map[string]bool{}, failed: map[string]int64{"huawei-pcrf": 2}, blocked: map[string][]string{"huawei-pcrf": {"11"}}}
+	return &fakeDelivery{paused: map[string]bool{}, failed: map[string]int64{"huawei-pcrf": 2}, blocked: map[string][]string{"huawei-pcrf": {"11"}}, attempts: map[string][]Attempt{}}
 }
 
 func (f *fakeDelivery) calls() int { f.mu.Lock(); defer f.mu.Unlock(); return f.n }
 
+// notDelivered is the fixture's handler without a url.
+const notDelivered = "aricenthss"
+
 func (f *fakeDelivery) Status(_ context.Context, slug string) (DeliveryStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if slug == notDelivered {
+		return DeliveryStatus{}, ErrNotDelivered
+	}
 	return DeliveryStatus{Paused: f.paused[slug], Delivered: 5, Failed: f.failed[slug], Blocked: int64(len(f.blocked[slug])),
 		BlockedKeys: append([]string(nil), f.blocked[slug]...), Connector: "https://pcrf.example.net/hook"}, nil
 }
@@ -70,10 +79,14 @@ func (f *fakeDelivery) Skip(_ context.Context, slug, key string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("key %s of %s is not blocked", key, slug)
+	return fmt.Errorf("key %s of %s: %w", key, slug, ErrNothingToSkip)
 }
 
-func (f *fakeDelivery) Attempts(_ context.Context, slug, eventID string) ([]Attempt, error) {
-	return []Attempt{{At: time.Unix(1700000000, 0), Status: 503, Outcome: "retry", Response: "busy"},
-		{At: time.Unix(1700000060, 0), Status: 200, Outcome: "delivered"}}, nil
+// Attempts answers the attempts the fixture recorded for key, whatever
+// the partition (the fake has one of each).
+func (f *fakeDelivery) Attempts(_ context.Context, key string, _ int32, _ time.Time) ([]Attempt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return append([]Attempt(nil), f.attempts[key]...), nil
 }

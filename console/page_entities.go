@@ -131,13 +131,13 @@ func (s *Server) entitiesPage(ctx context.Context, r *http.Request) (view, error
 		return view{}, err
 	}
 	data.Stats = h.Stats
-	data.Rows = s.timeline(ctx, entries)
+	data.Rows = s.timeline(ctx, entries, win.From)
 	return view{tmpl: "entities", title: "Entity " + data.Param + " " + ent.Value, data: data}, nil
 }
 
 // timeline turns history entries into rows with anchors, so each lineage
 // link points at the row of the event that caused it.
-func (s *Server) timeline(ctx context.Context, entries []eventlog.Entry) []timelineRow {
+func (s *Server) timeline(ctx context.Context, entries []eventlog.Entry, since time.Time) []timelineRow {
 	hp := s.ns.Topic(schemas.HandlerTopicPrefix)
 	inherited := map[string]bool{}
 	for _, d := range s.cat.Derived() {
@@ -183,17 +183,49 @@ func (s *Server) timeline(ctx context.Context, entries []eventlog.Entry) []timel
 			}
 			row.Causes = append(row.Causes, c)
 		}
-		if row.Stage == "delivery" && s.delivery != nil {
-			var err error
-			if row.Attempts, err = s.delivery.Attempts(ctx, row.Handler, row.Event.EventID); err != nil {
-				row.AttErr = err.Error()
-			}
-		}
 		if row.Stage == "domain" && row.Event.Origin == schemas.OriginDirect && hasChild(rows, row.Event.EventID) {
 			row.Stage = "parent"
 		}
 	}
+	s.attachAttempts(ctx, rows, since)
 	return rows
+}
+
+// attachAttempts gives each delivery row its attempts, with one read of
+// provbus.deliveries per key and partition of the timeline's handler
+// records (one, mostly), not one per row.
+func (s *Server) attachAttempts(ctx context.Context, rows []timelineRow, since time.Time) {
+	if s.delivery == nil {
+		return
+	}
+	type kp struct {
+		key       string
+		partition int32
+	}
+	type ev struct{ handler, id string }
+	read := map[kp]error{}
+	byEvent := map[ev][]Attempt{}
+	for i := range rows {
+		row := &rows[i]
+		if row.Stage != "delivery" {
+			continue
+		}
+		at := kp{string(row.Record.Key), row.Record.Partition}
+		err, done := read[at]
+		if !done {
+			var atts []Attempt
+			atts, err = s.delivery.Attempts(ctx, at.key, at.partition, since)
+			read[at] = err
+			for _, a := range atts {
+				byEvent[ev{a.Handler, a.EventID}] = append(byEvent[ev{a.Handler, a.EventID}], a)
+			}
+		}
+		if err != nil {
+			row.AttErr = err.Error()
+			continue
+		}
+		row.Attempts = byEvent[ev{row.Handler, row.Event.EventID}]
+	}
 }
 
 // hasChild reports whether an inherited row names id as its parent.

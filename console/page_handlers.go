@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ type handlerRow struct {
 	Readers   []groupStat
 	Lag       int64
 	Delivery  *DeliveryStatus
+	NoURL     bool // delivery runs, but not to this handler
 	DelErr    string
 }
 
@@ -50,7 +52,9 @@ func (s *Server) handlerRows(ctx context.Context) ([]handlerRow, error) {
 		}
 		if s.delivery != nil {
 			st, err := s.delivery.Status(ctx, row.Slug)
-			if err != nil {
+			if errors.Is(err, ErrNotDelivered) {
+				row.NoURL = true
+			} else if err != nil {
 				row.DelErr = err.Error()
 			} else {
 				row.Delivery = &st
@@ -136,6 +140,7 @@ func (s *Server) handlerPage(ctx context.Context, r *http.Request) (view, error)
 		Missing  bool
 		Delivery *DeliveryStatus
 		DelOn    bool
+		NoURL    bool
 		DelErr   string
 	}{H: h, Slug: slug, Topic: phys, Subs: subs, Stat: snap.Topics[phys], Readers: snap.readers(phys), DelOn: s.delivery != nil}
 	if data.Latest, err = s.readLatest(ctx, phys, latestN); err != nil {
@@ -145,7 +150,9 @@ func (s *Server) handlerPage(ctx context.Context, r *http.Request) (view, error)
 	data.Rows = s.decodeRows(ctx, data.Latest.Records)
 	if s.delivery != nil {
 		st, err := s.delivery.Status(ctx, slug)
-		if err != nil {
+		if errors.Is(err, ErrNotDelivered) {
+			data.NoURL = true
+		} else if err != nil {
 			data.DelErr = err.Error()
 		} else {
 			data.Delivery = &st
@@ -209,6 +216,10 @@ func (s *Server) handlerAction(w http.ResponseWriter, r *http.Request) {
 		err, msg = s.delivery.Skip(ctx, slug, key), "skipped the blocked record of key "+key
 	default:
 		http.Error(w, fmt.Sprintf("unknown action %q: want pause, resume, redrive or skip", action), http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, ErrNotDelivered) || errors.Is(err, ErrNothingToSkip) {
+		http.Error(w, action+" "+slug+": "+err.Error(), http.StatusConflict)
 		return
 	}
 	if err != nil {

@@ -119,6 +119,13 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 			f.inh = pr.Record
 		}
 	}
+	// The handler record's attempts, and one of another event of the same
+	// key that its row must not show.
+	f.del.attempts["11"] = []Attempt{
+		{Handler: "aricenthss", EventID: inh.EventID, At: t0.Add(4 * time.Second), Status: 503, Outcome: "retry", Response: "busy"},
+		{Handler: "aricenthss", EventID: inh.EventID, At: t0.Add(5 * time.Second), Status: 200, Outcome: "delivered"},
+		{Handler: "aricenthss", EventID: "another-event", At: t0.Add(6 * time.Second), Status: 418, Outcome: "failed"},
+	}
 
 	dial := func(opts ...kgo.Opt) (*kgo.Client, error) {
 		return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ec.Brokers()...)}, opts...)...)
@@ -237,6 +244,9 @@ func TestPages(t *testing.T) {
 		if !strings.Contains(body, "1 record(s)") || !strings.Contains(body, "Account/Status/Suspend") || !strings.Contains(body, eventHref(f.inh)[:len("/ui/events/")]) {
 			t.Errorf("aricenthss page lacks its record:\n%s", body)
 		}
+		if !strings.Contains(body, "has no url under") || strings.Contains(body, "Pause delivery") || strings.Contains(body, `class="error"`) {
+			t.Errorf("a handler without a url is not shown as not delivered:\n%s", body)
+		}
 	})
 
 	t.Run("entity timeline with lineage", func(t *testing.T) {
@@ -254,8 +264,11 @@ func TestPages(t *testing.T) {
 		if !strings.Contains(inhRow, `href="#`+parent+`"`) || !strings.Contains(inhRow, "Customer/Status/Suspend") {
 			t.Errorf("the inherited event does not link its customer event:\n%s", inhRow)
 		}
-		if !strings.Contains(body, "HTTP 503") {
+		if !strings.Contains(body, "HTTP 503") || !strings.Contains(body, "HTTP 200") {
 			t.Error("the delivery's attempts are not shown")
+		}
+		if strings.Contains(body, "HTTP 418") {
+			t.Error("the attempt of another event is shown on this delivery's row")
 		}
 		if code, _ := f.get("/ui/entities?account=1&customer=1", false); code != 400 {
 			t.Errorf("two entities: %d, want 400", code)
@@ -361,8 +374,8 @@ func TestPages(t *testing.T) {
 		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != 303 {
 			t.Fatalf("skip: %d", code)
 		}
-		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != http.StatusBadGateway {
-			t.Fatalf("second skip of the same key: %d, want the deliverer's refusal as 502", code)
+		if code, _ := f.post(page, page+"/skip", url.Values{"key": {"11"}}); code != http.StatusConflict {
+			t.Fatalf("second skip of the same key: %d, want 409 (nothing waits for it)", code)
 		}
 		if code, _ := f.post(page, page+"/explode", url.Values{}); code != 404 {
 			t.Fatalf("unknown action: %d, want 404", code)

@@ -51,7 +51,15 @@ type Status struct {
 	OldestPending time.Time
 	// Lag is the handler topic's records not yet read by the group.
 	Lag int64
+	// BlockedKeys are the first MaxBlockedKeys blocked keys, sorted, for
+	// an operator to skip or unblock; LastError is the newest error of a
+	// waiting event.
+	BlockedKeys []string
+	LastError   string
 }
+
+// MaxBlockedKeys bounds Status.BlockedKeys.
+const MaxBlockedKeys = 50
 
 func (a Admin) topic(logical string) string { return a.Namespace.Topic(logical) }
 
@@ -155,11 +163,13 @@ func (a Admin) Status(ctx context.Context, handlers []string, since time.Time) (
 		if err != nil {
 			return nil, err
 		}
-		for _, q := range byKey {
+		var errAt time.Time
+		for key, q := range byKey {
 			head := q[0]
 			switch {
 			case head.Blocked:
 				s.Blocked++
+				s.BlockedKeys = append(s.BlockedKeys, key)
 			default:
 				s.Retrying++
 			}
@@ -169,6 +179,14 @@ func (a Admin) Status(ctx context.Context, handlers []string, since time.Time) (
 					s.OldestPending = r.FirstAt
 				}
 			}
+			// The head's NextAt was set by its latest attempt.
+			if head.LastError != "" && (s.LastError == "" || head.NextAt.After(errAt)) {
+				s.LastError, errAt = head.LastError, head.NextAt
+			}
+		}
+		sort.Strings(s.BlockedKeys)
+		if len(s.BlockedKeys) > MaxBlockedKeys {
+			s.BlockedKeys = s.BlockedKeys[:MaxBlockedKeys]
 		}
 		group := string(a.Namespace) + topology.DeliverGroup(h)
 		lags, err := adm.Lag(ctx, group)

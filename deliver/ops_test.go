@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,7 +179,10 @@ func TestBlockHoldsKeyUntilUnblock(t *testing.T) {
 	h.Block = true
 	run(t, c, h)
 	a := admin(c)
-	waitStatus(t, a, func(s Status) bool { return s.Blocked == 1 && s.Delivered == 8 && s.Queued == 3 })
+	st := waitStatus(t, a, func(s Status) bool { return s.Blocked == 1 && s.Delivered == 8 && s.Queued == 3 })
+	if fmt.Sprint(st.BlockedKeys) != "[2]" || !strings.Contains(st.LastError, "409") {
+		t.Fatalf("status names blocked keys %v, last error %q; want [2] and the 409", st.BlockedKeys, st.LastError)
+	}
 	fixed.Store(true)
 	row, err := a.Unblock(context.Background(), testHandler, "2")
 	if err != nil || row.EventID != "e-2-0" {

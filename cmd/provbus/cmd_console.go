@@ -106,9 +106,9 @@ func consoleCredentials(e *env) console.Credentials {
 
 // newConsole builds the console for e's cluster: the configured client
 // settings, a codec in the namespace, the processors provbus process runs
-// (for the flow), and the configured credentials. Delivery is not wired
-// yet: the handler pages say "delivery not configured" until the deliver
-// component exists in this binary.
+// (for the flow), the configured credentials, and, when deliver.handlers
+// names any, the delivery state and actions of `provbus deliver`'s own
+// code (provbus console and provbus dev alike).
 func newConsole(e *env) (*console.Server, error) {
 	reg, err := e.registryClient()
 	if err != nil {
@@ -121,13 +121,21 @@ func newConsole(e *env) (*console.Server, error) {
 		specs = append(specs, mk(deps).Spec())
 	}
 	dial := func(opts ...kgo.Opt) (*kgo.Client, error) { return e.kafkaClient(opts...) }
-	ui, err := console.New(e.catalog, dial, codec,
+	opts := []console.Option{
 		console.WithNamespace(e.namespace()),
 		console.WithRegistry(reg),
 		console.WithProcessors(specs...),
 		console.WithCredentials(consoleCredentials(e)),
 		console.WithLogger(e.log.Named("console")),
-	)
+	}
+	del, err := newConsoleDelivery(e)
+	if err != nil {
+		return nil, err
+	}
+	if del != nil {
+		opts = append(opts, console.WithDelivery(del))
+	}
+	ui, err := console.New(e.catalog, dial, codec, opts...)
 	if err != nil {
 		return nil, err
 	}

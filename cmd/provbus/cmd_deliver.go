@@ -121,9 +121,28 @@ func runDelivery(ctx context.Context, e *env, f deliverFlags) error {
 	}, handlers)
 }
 
+// deliverStatusWindow is how far back status counts delivered events, in
+// the CLI (its default) and the console.
+const deliverStatusWindow = 24 * time.Hour
+
+// deliverAdmin is the operators' side of delivery for e's cluster, as
+// by (who asks, for the control records): what the deliver subcommands and
+// the console's handler actions both call.
+func (e *env) deliverAdmin(by string) (deliver.Admin, error) {
+	kopts, err := kclient.Opts(e.cfg.Kafka, nil)
+	if err != nil {
+		return deliver.Admin{}, err
+	}
+	reg, err := e.registryClient()
+	if err != nil {
+		return deliver.Admin{}, err
+	}
+	return deliver.Admin{Kafka: kopts, Namespace: e.namespace(), Codec: schemas.NewCodec(reg, schemas.WithTopicPrefix(e.cfg.Topics.Prefix)), By: by}, nil
+}
+
 func runDeliverOp(ctx context.Context, g *globals, op string, args []string) error {
 	fs := flag.NewFlagSet("deliver "+op, flag.ContinueOnError)
-	since := fs.Duration("since", 24*time.Hour, "status: count deliveries over this window")
+	since := fs.Duration("since", deliverStatusWindow, "status: count deliveries over this window")
 	handler := fs.String("handler", "", "redrive: the handler")
 	from := fs.String("from", "", "redrive: failed at or after (RFC 3339, or a duration ago: 2h)")
 	to := fs.String("to", "", "redrive: failed before (RFC 3339, or a duration ago)")
@@ -139,15 +158,10 @@ func runDeliverOp(ctx context.Context, g *globals, op string, args []string) err
 	if err != nil {
 		return err
 	}
-	kopts, err := kclient.Opts(e.cfg.Kafka, nil)
+	a, err := e.deliverAdmin(operator())
 	if err != nil {
 		return err
 	}
-	reg, err := e.registryClient()
-	if err != nil {
-		return err
-	}
-	a := deliver.Admin{Kafka: kopts, Namespace: e.namespace(), Codec: schemas.NewCodec(reg, schemas.WithTopicPrefix(e.cfg.Topics.Prefix)), By: operator()}
 	pos := fs.Args()
 	need := func(n int, what string) error {
 		if len(pos) != n {

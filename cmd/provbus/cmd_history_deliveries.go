@@ -8,9 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/provbus/provbus/deliver"
 	"github.com/provbus/provbus/internal/eventlog"
-	"github.com/provbus/provbus/internal/kclient"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
@@ -38,11 +36,11 @@ func printAttempts(ctx context.Context, e *env, codec *schemas.Codec, ent eventl
 	if len(recs) == 0 {
 		return nil
 	}
-	kopts, err := kclient.Opts(e.cfg.Kafka, nil)
+	a, err := e.deliverAdmin("")
 	if err != nil {
 		return err
 	}
-	a := deliver.Admin{Kafka: kopts, Namespace: e.namespace(), Codec: codec}
+	a.Codec = codec // history's own, already warm
 	atts, err := a.Attempts(ctx, ent.Value, recs[0].partition, win.From)
 	if err != nil {
 		return fmt.Errorf("delivery attempts: %w", err)

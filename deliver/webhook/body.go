@@ -10,18 +10,21 @@ import (
 // Body is the JSON a connector receives (docs/deliver.md). Field names are
 // a contract with connectors written in other languages.
 type Body struct {
-	EventID       string            `json:"event_id"`
-	Handler       string            `json:"handler"`
-	EventType     string            `json:"event_type"`
-	Origin        string            `json:"origin"`
-	InheritedFrom *string           `json:"inherited_from"`
-	ParentEventID *string           `json:"parent_event_id"`
-	Source        string            `json:"source"`
-	OccurredAt    string            `json:"occurred_at"`
-	ReceivedAt    string            `json:"received_at"`
-	Key           string            `json:"key"`
-	IDs           map[string]any    `json:"ids"`
-	Attributes    map[string]string `json:"attributes"`
+	EventID       string  `json:"event_id"`
+	Handler       string  `json:"handler"`
+	EventType     string  `json:"event_type"`
+	Origin        string  `json:"origin"`
+	InheritedFrom *string `json:"inherited_from"`
+	ParentEventID *string `json:"parent_event_id"`
+	Source        string  `json:"source"`
+	// Instance is the source installation the event came from
+	// (ingest.auth.<source>.instances); absent for the default one.
+	Instance   *string           `json:"instance,omitempty"`
+	OccurredAt string            `json:"occurred_at"`
+	ReceivedAt string            `json:"received_at"`
+	Key        string            `json:"key"`
+	IDs        map[string]any    `json:"ids"`
+	Attributes map[string]string `json:"attributes"`
 	// Data is the source's original event JSON, passed through unparsed.
 	Data    json.RawMessage `json:"data"`
 	Attempt int             `json:"attempt"`
@@ -33,6 +36,7 @@ func NewBody(handler, key string, ev *schemas.Event, attempt int) Body {
 	b := Body{
 		EventID: ev.EventID, Handler: handler, EventType: ev.EventType, Origin: ev.Origin,
 		InheritedFrom: ev.InheritedFrom, ParentEventID: ev.ParentEventID, Source: ev.Source,
+		Instance:   ev.Instance,
 		OccurredAt: ev.OccurredAt.UTC().Format(time.RFC3339Nano),
 		ReceivedAt: ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
 		Key:        key, IDs: IDs(ev), Attributes: ev.Attributes, Attempt: attempt,

@@ -63,4 +63,27 @@ func TestBody(t *testing.T) {
 	if got["occurred_at"] != "2026-01-02T03:04:05Z" || got["attempt"] != 3.0 || got["handler"] != "AricentHSS" || got["inherited_from"] != "CUSTOMER" {
 		t.Errorf("body = %s", b)
 	}
+	if _, ok := got["instance"]; ok {
+		t.Errorf("an event of the default installation has an instance: %s", b)
+	}
+}
+
+// TestBodyInstance: an event of a named installation (#12) tells the
+// connector which one, so a connector serving two billing instances can
+// route it.
+func TestBodyInstance(t *testing.T) {
+	inst := "eu-west"
+	ev := &schemas.Event{EventID: "eu-west:42", Source: "portabilling", EventType: "Account/New", Origin: schemas.OriginDirect,
+		Instance: &inst, Payload: `{}`}
+	b, err := NewBody("AricentHSS", "11", ev, 1).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["instance"] != "eu-west" {
+		t.Errorf("instance = %v in %s", got["instance"], b)
+	}
 }
