@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -78,21 +77,10 @@ func runConsole(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", *addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	srv := newHTTPServer(mux)
 	e.log.Info("provbus console is running", zap.String("url", "http://"+ln.Addr().String()+console.Prefix), zap.Bool("actions", consoleCredentials(e).Configured()))
 	grp, gctx := errgroup.WithContext(ctx)
-	grp.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	grp.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
+	serveInGroup(grp, gctx, srv, ln, 5*time.Second)
 	if err := grp.Wait(); err != nil && ctx.Err() == nil {
 		return err
 	}

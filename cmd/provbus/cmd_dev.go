@@ -157,23 +157,12 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 			log.Info("deliver: no handler has a url (deliver.handlers); handler topics are not pushed anywhere")
 		}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	srv := newHTTPServer(mux)
 	ln, err := net.Listen("tcp", f.http)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", f.http, err)
 	}
-	grp.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	grp.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx) // drains in-flight webhooks before the broker goes
-	})
+	serveInGroup(grp, gctx, srv, ln, 10*time.Second) // drains in-flight webhooks before the broker goes
 	ready.Store(true)
 	log.Info("provbus dev is running",
 		zap.String("http", "http://"+ln.Addr().String()), zap.String("console", consoleURL(ui, ln.Addr().String())), zap.Strings("components", componentList(run)),
