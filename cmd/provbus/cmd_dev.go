@@ -143,6 +143,13 @@ func dev(ctx context.Context, e *env, f devFlags, run map[string]bool) error {
 		defer srv.Close() // after grp.Wait: the HTTP server has drained
 	}
 	if run["process"] {
+		if run["broker"] && e.cfg.Process.InstanceID == "" {
+			// One dev owns its embedded broker: its processors are the
+			// static member "dev", so a restart (or a crash) of dev takes
+			// its partitions back at once instead of waiting for the dead
+			// members' session timeout.
+			e.cfg.Process.InstanceID = "dev"
+		}
 		deps, err := e.processDeps()
 		if err != nil {
 			return err
