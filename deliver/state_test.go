@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/provbus/provbus/deliver/enrich"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -50,6 +51,19 @@ func (b *bodies) first() map[string]json.RawMessage {
 // handler event: Account/New, the directory's row for it, the
 // customer-inherited suspension; then that suspension on the handler topic.
 func stateLog(t *testing.T, include bool) map[string]json.RawMessage {
+	c := stateCluster(t)
+	rc := &bodies{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	h := fastHandler(srv.URL)
+	h.IncludeState = include
+	stop := run(t, c, h)
+	waitFor(t, "the suspension delivered", 15*time.Second, func() bool { return rc.first() != nil })
+	stop()
+	return rc.first()
+}
+
+func stateCluster(t *testing.T) *embeddedtest.Cluster {
 	c := cluster(t, 3)
 	c.Create(t, 3, enrich.Topics()...)
 	c.Use(t, "portabilling.account", topology.TopicAccountInherited)
@@ -76,15 +90,7 @@ func stateLog(t *testing.T, include bool) map[string]json.RawMessage {
 	if err := c.Client.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	rc := &bodies{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	h := fastHandler(srv.URL)
-	h.IncludeState = include
-	stop := run(t, c, h)
-	waitFor(t, "the suspension delivered", 15*time.Second, func() bool { return rc.first() != nil })
-	stop()
-	return rc.first()
+	return c
 }
 
 // The body of a customer-inherited suspension carries the account's state
@@ -124,5 +130,65 @@ func TestBodyWithoutState(t *testing.T) {
 	}
 	if string(body["event_id"]) != `"inh-11"` {
 		t.Fatalf("body %v", body)
+	}
+}
+
+// "As of delivery": the suspension's first attempts fail; meanwhile the
+// account is unsuspended, and the attempt that succeeds carries the state
+// the reader followed since the start, not the state at the event's time.
+func TestRetryCarriesStateAsOfItsAttempt(t *testing.T) {
+	c := stateCluster(t)
+	var mu sync.Mutex
+	unsuspended := false
+	var sent []bool // the suspended flag of each attempt
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			State struct {
+				Account struct {
+					Suspended bool `json:"suspended"`
+				} `json:"account"`
+			} `json:"state"`
+		}
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &b); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, b.State.Account.Suspended)
+		if !unsuspended || b.State.Account.Suspended {
+			w.WriteHeader(503) // down until the unsuspension shows
+			return
+		}
+		w.WriteHeader(202)
+	}))
+	defer srv.Close()
+	h := fastHandler(srv.URL)
+	h.IncludeState = true
+	run(t, c, h)
+	waitFor(t, "a first attempt", 15*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(sent) > 0 })
+	acc := int64(11)
+	at := time.Date(2026, 11, 30, 10, 2, 0, 0, time.UTC)
+	rec, err := records.Event(c.Codec, "portabilling.account", "11", &schemas.Event{EventID: "unsuspend-11", Source: "portabilling",
+		EventType: "Account/Status/Unsuspend", Origin: schemas.OriginDirect, IAccount: &acc, OccurredAt: at, ReceivedAt: at, Payload: `{}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Client.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	unsuspended = true
+	mu.Unlock()
+	waitFor(t, "an attempt showing the unsuspension", 15*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sent) > 0 && !sent[len(sent)-1]
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !sent[0] {
+		t.Fatalf("the first attempt was not suspended: %v", sent)
 	}
 }
