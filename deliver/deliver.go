@@ -16,11 +16,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/provbus/provbus/deliver/enrich"
 	"github.com/provbus/provbus/deliver/retry"
 	"github.com/provbus/provbus/deliver/target"
 	"github.com/provbus/provbus/deliver/webhook"
@@ -41,6 +43,8 @@ type Handler struct {
 	MaxInFlight int
 	// Block holds a key after a permanent failure instead of skipping.
 	Block bool
+	// IncludeState adds the entity's state (deliver/enrich) to each body.
+	IncludeState bool
 }
 
 // HandlerFromConfig turns a deliver.handlers entry into a Handler.
@@ -48,7 +52,8 @@ func HandlerFromConfig(name string, c config.DeliverHandler) (Handler, error) {
 	c = c.WithDefaults()
 	h := Handler{
 		Name: name, MaxInFlight: c.MaxInFlight, Block: c.OnPermanentFailure == config.OnPermanentBlock,
-		Target: target.Config{URL: c.URL, BearerToken: c.BearerToken, Timeout: c.Timeout.Std(), Rate: c.Rate},
+		IncludeState: *c.IncludeState,
+		Target:       target.Config{URL: c.URL, BearerToken: c.BearerToken, Timeout: c.Timeout.Std(), Rate: c.Rate},
 		Schedule: retry.Schedule{
 			Initial: c.Retry.Schedule.Initial.Std(), MaxInterval: c.Retry.Schedule.MaxInterval.Std(),
 			Attempts: c.Retry.Schedule.Attempts, MaxAge: c.Retry.MaxAge.Std(),
@@ -81,6 +86,9 @@ type Options struct {
 	// NoRestore skips restoring provbus.deliver.state: for the fault
 	// suite's negative twin only (waiting events are lost on restart).
 	NoRestore bool
+	// StateRestoreTimeout bounds the read of the account state at start
+	// (0: enrich.DefaultRestoreTimeout).
+	StateRestoreTimeout time.Duration
 }
 
 // Run delivers every handler until ctx ends. A handler whose loop fails
@@ -96,9 +104,26 @@ func Run(ctx context.Context, o Options, handlers []Handler) error {
 		return fmt.Errorf("deliver: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	var accounts *enrich.Table
 	for _, h := range handlers {
+		if h.IncludeState && accounts == nil {
+			// Read to its end before any handler fetches, so the first
+			// bodies already carry the state the log held at start.
+			var err error
+			accounts, err = enrich.Start(gctx, enrich.Options{Kafka: o.Kafka, Codec: o.Codec, Namespace: o.Namespace,
+				Log: o.Log.Named("state"), RestoreTimeout: o.StateRestoreTimeout})
+			if err != nil {
+				return fmt.Errorf("deliver: %w", err)
+			}
+		}
+	}
+	for _, h := range handlers {
+		var st *enrich.Table
+		if h.IncludeState {
+			st = accounts
+		}
 		g.Go(func() error {
-			if err := runHandler(gctx, o, h); err != nil {
+			if err := runHandler(gctx, o, h, st); err != nil {
 				return fmt.Errorf("deliver %s: %w", h.Name, err)
 			}
 			return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/deliver/enrich"
 	"github.com/provbus/provbus/deliver/order"
 	"github.com/provbus/provbus/deliver/state"
 	"github.com/provbus/provbus/deliver/target"
@@ -45,9 +46,12 @@ type handlerRun struct {
 	topic, stateTopic, failedTopic, controlTopic, deliveriesTopic, dlqTopic string
 	group                                                                   string
 
-	cl  *kgo.Client // the group member, and the producer of every write
-	tgt *target.Target
-	brk *target.Breaker
+	cl *kgo.Client // the group member, and the producer of every write
+	// accounts is the entity state put in each body; nil when the
+	// handler's include_state is off.
+	accounts *enrich.Table
+	tgt      *target.Target
+	brk      *target.Breaker
 
 	batches chan []*kgo.Record
 	fetchOK chan struct{}
@@ -71,7 +75,7 @@ type handlerRun struct {
 	sendCtx    context.Context
 }
 
-func runHandler(ctx context.Context, o Options, h Handler) error {
+func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Table) error {
 	ns := o.Namespace
 	r := &handlerRun{
 		o: o, h: h, log: o.Log.With(zap.String("handler", h.Name)), m: o.Metrics.Deliver(h.Name),
@@ -85,6 +89,7 @@ func runHandler(ctx context.Context, o Options, h Handler) error {
 		results: make(chan result, max(1, h.MaxInFlight)), calls: make(chan func()),
 		ackSig: make(chan struct{}, 1), fatal: make(chan error, 1), loopDone: make(chan struct{}),
 		sched: order.New(h.MaxInFlight), owned: map[int32]bool{}, ops: map[string]opRequest{},
+		accounts: accounts,
 	}
 	// The pause flag and pending requests are read before anything is
 	// fetched: a paused handler sends nothing, even right after a start.

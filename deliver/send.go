@@ -45,7 +45,11 @@ func (r *handlerRun) send(e *order.Entry, attempt int) {
 		return
 	}
 	res.eventID, res.eventType = ev.EventID, ev.EventType
-	body, err := webhook.NewBody(r.h.Name, e.Key, &ev, attempt).Marshal()
+	b := webhook.NewBody(r.h.Name, e.Key, &ev, attempt)
+	if r.accounts != nil {
+		b.State = r.accounts.JSON(&ev, time.Now())
+	}
+	body, err := b.Marshal()
 	if err != nil {
 		res.poison, res.resp = "unencodable", target.Response{Err: err}
 		r.report(res)

@@ -235,12 +235,14 @@ func runDeliverFaults(t *testing.T, plan dlvPlan) dlvResult {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	compact := "compact"
-	for _, tp := range []string{topology.HandlerTopic(dlvHandler), topology.TopicDeliveries, topology.TopicDLQ} {
+	// The account topics feed the bodies' state (include_state defaults to true).
+	for _, tp := range []string{topology.HandlerTopic(dlvHandler), topology.TopicDeliveries, topology.TopicDLQ,
+		"portabilling.account", topology.TopicAccountInherited} {
 		if _, err := adm.CreateTopic(ctx, 6, 1, nil, tp); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, tp := range []string{topology.TopicDeliverState, topology.TopicDeliverFailed, topology.TopicDeliverControl} {
+	for _, tp := range []string{topology.TopicDeliverState, topology.TopicDeliverFailed, topology.TopicDeliverControl, topology.TopicDirectoryAccounts} {
 		if _, err := adm.CreateTopic(ctx, 6, 1, map[string]*string{"cleanup.policy": &compact}, tp); err != nil {
 			t.Fatal(err)
 		}

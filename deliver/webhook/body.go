@@ -26,7 +26,10 @@ type Body struct {
 	IDs        map[string]any    `json:"ids"`
 	Attributes map[string]string `json:"attributes"`
 	// Data is the source's original event JSON, passed through unparsed.
-	Data    json.RawMessage `json:"data"`
+	Data json.RawMessage `json:"data"`
+	// State is what provbus knew of the entity when the body was built
+	// (deliver/enrich); left out when the handler's include_state is off.
+	State   json.RawMessage `json:"state,omitempty"`
 	Attempt int             `json:"attempt"`
 }
 

@@ -34,6 +34,9 @@ type DeliverHandler struct {
 	// OnPermanentFailure is "skip" (record it failed, move on) or "block"
 	// (hold the key until an operator acts).
 	OnPermanentFailure string `yaml:"on_permanent_failure"`
+	// IncludeState puts the entity's state, as of delivery, in each body
+	// (nil: true).
+	IncludeState *bool `yaml:"include_state"`
 }
 
 // DeliverRetry is a handler's retry policy (deliver/retry.Schedule).
@@ -87,6 +90,10 @@ func (h DeliverHandler) WithDefaults() DeliverHandler {
 	def(&h.Retry.MaxRetryAfter, time.Hour)
 	if h.OnPermanentFailure == "" {
 		h.OnPermanentFailure = OnPermanentSkip
+	}
+	if h.IncludeState == nil {
+		on := true
+		h.IncludeState = &on
 	}
 	return h
 }

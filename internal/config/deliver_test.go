@@ -60,3 +60,22 @@ func TestDeliverEnvName(t *testing.T) {
 		}
 	}
 }
+
+// include_state defaults to true; the file or the environment turns it off.
+func TestDeliverIncludeState(t *testing.T) {
+	p := writeFile(t, "deliver: {handlers: {IPTV: {url: 'http://x'}, Titan::HSS: {url: 'http://y', include_state: false}}}")
+	t.Setenv("PROVBUS_DELIVER_HANDLERS_IPTV_INCLUDE_STATE", "false")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on := *cfg.Deliver.Handlers["IPTV"].WithDefaults().IncludeState; on {
+		t.Error("IPTV: the environment did not turn include_state off")
+	}
+	if on := *cfg.Deliver.Handlers["Titan::HSS"].WithDefaults().IncludeState; on {
+		t.Error("Titan::HSS: the file did not turn include_state off")
+	}
+	if on := (DeliverHandler{}).WithDefaults().IncludeState; on == nil || !*on {
+		t.Error("include_state does not default to true")
+	}
+}

@@ -110,6 +110,12 @@ func setValue(f reflect.Value, v string) error {
 		return nil
 	}
 	switch f.Kind() {
+	case reflect.Pointer: // an optional value whose absence means a default
+		p := reflect.New(f.Type().Elem())
+		if err := setValue(p.Elem(), v); err != nil {
+			return err
+		}
+		f.Set(p)
 	case reflect.String:
 		f.SetString(v)
 	case reflect.Bool:
