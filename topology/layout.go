@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -67,6 +68,11 @@ type StateTopic struct {
 // producer's clock (CreateTime) a batch retried after later records were
 // read would land under a watermark already passed. See docs/decisions.md.
 var brokerTime = map[string]string{"message.timestamp.type": "LogAppendTime"}
+
+// BrokerTime returns the configs brokerTime gives the fact topics, for a
+// tool that makes a topic like a domain topic (the bench's bare baseline
+// writes where the ingest writes, on equal terms).
+func BrokerTime() map[string]string { return maps.Clone(brokerTime) }
 
 // stateTopics are the processors' changelogs and the directory snapshot
 // input, registered by the processor packages' owners here so that one

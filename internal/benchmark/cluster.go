@@ -88,7 +88,19 @@ func (c *cluster) dial(opts ...kgo.Opt) (*kgo.Client, error) {
 // the event schema (that of portabilling.account) under each, so baselines
 // encode the same records provbus does.
 func (c *cluster) createAvroTopics(ctx context.Context, partitions int32, topics ...string) error {
-	if _, err := c.adm.CreateTopics(ctx, partitions, 1, nil, topics...); err != nil {
+	return c.createAvroTopicsWith(ctx, partitions, nil, topics...)
+}
+
+// createAvroTopicsWith is createAvroTopics with topic configs.
+func (c *cluster) createAvroTopicsWith(ctx context.Context, partitions int32, configs map[string]string, topics ...string) error {
+	var cfg map[string]*string
+	for k, v := range configs {
+		if cfg == nil {
+			cfg = map[string]*string{}
+		}
+		cfg[k] = &v
+	}
+	if _, err := c.adm.CreateTopics(ctx, partitions, 1, cfg, topics...); err != nil {
 		return err
 	}
 	text, err := schemas.ValueSchema("portabilling.account")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/provbus/provbus/internal/simulate"
+	"github.com/provbus/provbus/topology"
 )
 
 // serve serves h on a loopback port until the returned stop is called.
@@ -56,8 +57,10 @@ func lineIngest(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
 	}
 	defer stopPB()
 
+	// The baseline writes to a topic configured like the domain topics the
+	// ingest writes to (broker time), so both pay the same broker work.
 	const bareTopic = "bench.ingest"
-	if err := c.createAvroTopics(ctx, int32(cfg.Partitions), bareTopic); err != nil {
+	if err := c.createAvroTopicsWith(ctx, int32(cfg.Partitions), topology.BrokerTime(), bareTopic); err != nil {
 		return nil, err
 	}
 	bare, err := newBareHandler(c, bareTopic)
