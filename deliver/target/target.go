@@ -113,7 +113,8 @@ func (t *Target) Send(ctx context.Context, req Request) Response {
 	ts := time.Now().Unix()
 	// Keys already in canonical form, assigned directly: Header.Set would
 	// canonicalise each of them on every request.
-	h := hr.Header
+	h := make(http.Header, 8) // sized once: growing the map costs more
+	hr.Header = h
 	h[hContentType] = contentJSON
 	h[hUserAgent] = userAgent
 	h[hID] = []string{req.EventID}
@@ -131,10 +132,14 @@ func (t *Target) Send(ctx context.Context, req Request) Response {
 		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start), Sent: true}
 	}
 	var excerpt string
-	if resp.Body != http.NoBody { // a 204's, or an empty answer's
-		var buf [ExcerptBytes]byte
-		n, _ := io.ReadFull(resp.Body, buf[:])
-		excerpt = string(buf[:n])
+	n := int64(ExcerptBytes)
+	if resp.ContentLength >= 0 { // -1: unknown
+		n = min(n, resp.ContentLength)
+	}
+	if n > 0 { // not for a 204 or an empty answer
+		buf := make([]byte, n)
+		k, _ := io.ReadFull(resp.Body, buf)
+		excerpt = string(buf[:k])
 		// Drain a little more so the connection can be reused, no more:
 		// the target decides the size of its answers.
 		io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
