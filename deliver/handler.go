@@ -208,6 +208,7 @@ func (r *handlerRun) loop(ctx context.Context) error {
 			r.add(recs)
 		case res := <-r.results:
 			r.finish(res)
+			r.finishReady()
 		case <-r.ackSig:
 			r.drainAcks()
 		case fn := <-r.calls:
@@ -268,6 +269,20 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		wake = floor
 	}
 	return wake
+}
+
+// finishReady applies the results already waiting, at most one per
+// sender, so that one step (the scheduler's walk, the timer) serves them
+// all rather than one each.
+func (r *handlerRun) finishReady() {
+	for range cap(r.results) {
+		select {
+		case res := <-r.results:
+			r.finish(res)
+		default:
+			return
+		}
+	}
 }
 
 // dispatch hands e to an idle sender. The scheduler bounds what is in
