@@ -55,6 +55,8 @@ type handlerRun struct {
 
 	batches chan []*kgo.Record
 	fetchOK chan struct{}
+	// work feeds the MaxInFlight senders (see dispatch).
+	work    chan job
 	results chan result
 	calls   chan func()
 
@@ -86,6 +88,7 @@ func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Tabl
 		group:    string(ns) + topology.DeliverGroup(h.Name),
 		tgt:      target.New(h.Target), brk: target.NewBreaker(),
 		batches: make(chan []*kgo.Record), fetchOK: make(chan struct{}, 1),
+		work:    make(chan job, max(1, h.MaxInFlight)),
 		results: make(chan result, max(1, h.MaxInFlight)), calls: make(chan func()),
 		ackSig: make(chan struct{}, 1), fatal: make(chan error, 1), loopDone: make(chan struct{}),
 		sched: order.New(h.MaxInFlight), owned: map[int32]bool{}, ops: map[string]opRequest{},
@@ -123,6 +126,9 @@ func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Tabl
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	r.sendCtx = sendCtx
+	for range cap(r.work) {
+		go r.sender()
+	}
 
 	loopCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -202,6 +208,7 @@ func (r *handlerRun) loop(ctx context.Context) error {
 			r.add(recs)
 		case res := <-r.results:
 			r.finish(res)
+			r.finishReady()
 		case <-r.ackSig:
 			r.drainAcks()
 		case fn := <-r.calls:
@@ -229,7 +236,7 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		}
 		due := r.sched.Due(now, limit)
 		for _, e := range due {
-			go r.send(e, e.Attempt)
+			r.dispatch(e)
 		}
 		if limit == 1 && len(due) == 0 {
 			r.brk.CancelProbe() // nothing to probe with yet
@@ -262,6 +269,54 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		wake = floor
 	}
 	return wake
+}
+
+// finishReady applies the results already waiting, at most one per
+// sender, so that one step (the scheduler's walk, the timer) serves them
+// all rather than one each.
+func (r *handlerRun) finishReady() {
+	for range cap(r.results) {
+		select {
+		case res := <-r.results:
+			r.finish(res)
+		default:
+			return
+		}
+	}
+}
+
+// dispatch hands e to an idle sender. The scheduler bounds what is in
+// flight, but frees the slots of a revoked partition's attempts before they
+// end, so the senders may all be busy: then e gets a goroutine of its own,
+// and the loop never blocks here (a sender blocked on results would wait
+// for the loop).
+func (r *handlerRun) dispatch(e *order.Entry) {
+	j := job{e, e.Attempt} // read here: e belongs to the loop
+	select {
+	case r.work <- j:
+	default:
+		go r.send(j.e, j.attempt)
+	}
+}
+
+// job is one attempt handed to a sender.
+type job struct {
+	e       *order.Entry
+	attempt int
+}
+
+// sender sends what dispatch hands it until the sends are cancelled. Long
+// lived senders keep their grown stacks: a goroutine per request cost a
+// stack copy and a spawn each time.
+func (r *handlerRun) sender() {
+	for {
+		select {
+		case j := <-r.work:
+			r.send(j.e, j.attempt)
+		case <-r.sendCtx.Done():
+			return
+		}
+	}
 }
 
 // add hands fetched records to the scheduler, in partition order.

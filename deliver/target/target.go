@@ -37,7 +37,21 @@ type Target struct {
 	cfg     Config
 	client  *http.Client
 	limiter *rate.Limiter
+	auth    []string // the Authorization header, nil without a token
 }
+
+// Canonical header keys (http.CanonicalHeaderKey) and constant values.
+var (
+	hContentType   = http.CanonicalHeaderKey("Content-Type")
+	hUserAgent     = http.CanonicalHeaderKey("User-Agent")
+	hAuthorization = http.CanonicalHeaderKey("Authorization")
+	hID            = http.CanonicalHeaderKey(webhook.HeaderID)
+	hTimestamp     = http.CanonicalHeaderKey(webhook.HeaderTimestamp)
+	hSignature     = http.CanonicalHeaderKey(webhook.HeaderSignature)
+	hAttempt       = http.CanonicalHeaderKey(webhook.HeaderAttempt)
+	contentJSON    = []string{"application/json"}
+	userAgent      = []string{"provbus-deliver"}
+)
 
 // New returns a Target. Redirects are not followed: a webhook target that
 // moved is a configuration to fix, and following would resend the body,
@@ -52,6 +66,9 @@ func New(cfg Config) *Target {
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}}
+	if cfg.BearerToken != "" {
+		t.auth = []string{"Bearer " + cfg.BearerToken}
+	}
 	if cfg.Rate > 0 {
 		t.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Rate/10))
 	}
@@ -94,29 +111,41 @@ func (t *Target) Send(ctx context.Context, req Request) Response {
 		return Response{Class: retry.Retriable, Err: err}
 	}
 	ts := time.Now().Unix()
-	h := hr.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "provbus-deliver")
-	h.Set(webhook.HeaderID, req.EventID)
-	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	h.Set(webhook.HeaderAttempt, strconv.Itoa(req.Attempt))
+	// Keys already in canonical form, assigned directly: Header.Set would
+	// canonicalise each of them on every request.
+	h := make(http.Header, 8) // sized once: growing the map costs more
+	hr.Header = h
+	h[hContentType] = contentJSON
+	h[hUserAgent] = userAgent
+	h[hID] = []string{req.EventID}
+	h[hTimestamp] = []string{strconv.FormatInt(ts, 10)}
+	h[hAttempt] = []string{strconv.Itoa(req.Attempt)}
 	if t.cfg.SigningKey != nil {
-		h.Set(webhook.HeaderSignature, webhook.Sign(t.cfg.SigningKey, req.EventID, ts, req.Body))
+		h[hSignature] = []string{webhook.Sign(t.cfg.SigningKey, req.EventID, ts, req.Body)}
 	}
-	if t.cfg.BearerToken != "" {
-		h.Set("Authorization", "Bearer "+t.cfg.BearerToken)
+	if t.auth != nil {
+		h[hAuthorization] = t.auth
 	}
 	start := time.Now()
 	resp, err := t.client.Do(hr)
 	if err != nil {
 		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start), Sent: true}
 	}
-	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptBytes))
-	// Drain a little more so the connection can be reused, no more: the
-	// target decides the size of its answers.
-	io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
+	var excerpt string
+	n := int64(ExcerptBytes)
+	if resp.ContentLength >= 0 { // -1: unknown
+		n = min(n, resp.ContentLength)
+	}
+	if n > 0 { // not for a 204 or an empty answer
+		buf := make([]byte, n)
+		k, _ := io.ReadFull(resp.Body, buf)
+		excerpt = string(buf[:k])
+		// Drain a little more so the connection can be reused, no more:
+		// the target decides the size of its answers.
+		io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
+	}
 	resp.Body.Close()
-	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: string(excerpt), Latency: time.Since(start), Sent: true}
+	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: excerpt, Latency: time.Since(start), Sent: true}
 	if r.Class == retry.Retriable {
 		r.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
