@@ -113,8 +113,11 @@ func unquote(raw []byte) (string, error) {
 	if inner, ok := PlainString(raw); ok {
 		return string(inner), nil
 	}
+	if s, ok := decodeString(raw); ok {
+		return s, nil
+	}
 	var s string
-	err := json.Unmarshal(raw, &s)
+	err := json.Unmarshal(raw, &s) // its error message
 	return s, err
 }
 
@@ -130,11 +133,8 @@ func AttrValue(raw json.RawMessage) string {
 	if IsNumber(raw) {
 		return string(raw)
 	}
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
+	if s, ok := decodeString(raw); ok {
+		return s
 	}
 	var buf bytes.Buffer
 	if json.Compact(&buf, raw) == nil {
@@ -354,10 +354,12 @@ func (c *canonicalizer) str(raw []byte) {
 // appendJSONString appends s as encoding/json encodes it with HTML
 // escaping off.
 func appendJSONString(dst []byte, s string) []byte {
-	plain := true
+	// Valid UTF-8 is written as is but for control characters, quote,
+	// backslash and U+2028/U+2029 (escaped even with HTML escaping off).
+	plain := utf8.ValidString(s) && !strings.ContainsRune(s, '\u2028') && !strings.ContainsRune(s, '\u2029')
 	for k := 0; k < len(s) && plain; k++ {
 		c := s[k]
-		plain = c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
+		plain = c >= 0x20 && c != '"' && c != '\\'
 	}
 	if plain {
 		dst = append(dst, '"')

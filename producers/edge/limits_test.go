@@ -291,7 +291,7 @@ func canonicalStd(raw json.RawMessage) ([]byte, error) {
 // without i_event) must not change with the one-pass Canonical.
 func FuzzCanonicalMatchesEncodingJSON(f *testing.F) {
 	for _, s := range append(scanSeeds, `{"b":1,"a":{"d":[1,"x\u00e9",{"z":null,"y":true}],"c":"<&>"}}`, `{"a":1,"a":2}`,
-		`{"\u0061":1,"a":2}`, `{"k":"\u2028\b\f\u007f\/"}`, `[1E3,-0,0.10]`, `{"":"","\u00e9":"é"}`) {
+		`{"\u0061":1,"a":2}`, `{"k":"\u2028\b\f\u007f\/"}`, `{"k":"é\u2028"}`, `["\u2029\u00e9"]`, `[1E3,-0,0.10]`, `{"":"","\u00e9":"é"}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
