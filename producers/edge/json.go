@@ -107,12 +107,9 @@ func Text(raw json.RawMessage) (*string, error) {
 	return &s, nil
 }
 
-// unquote decodes the JSON string raw. Most strings need no decoding, and
-// json.Unmarshal costs a validation pass and a reflective store for them.
+// unquote decodes the JSON string raw, with encoding/json's error when it
+// is not one.
 func unquote(raw []byte) (string, error) {
-	if inner, ok := PlainString(raw); ok {
-		return string(inner), nil
-	}
 	if s, ok := decodeString(raw); ok {
 		return s, nil
 	}
@@ -125,16 +122,13 @@ func unquote(raw []byte) (string, error) {
 // their quotes, anything else as its compact JSON text (so null is "null"
 // and an object stays a JSON document).
 func AttrValue(raw json.RawMessage) string {
-	// Strings without escapes and numbers are their own attribute text;
-	// only the rest pays for encoding/json.
-	if inner, ok := PlainString(raw); ok {
-		return string(inner)
+	// Strings and numbers are their own attribute text; only the rest
+	// pays for encoding/json.
+	if s, ok := decodeString(raw); ok {
+		return s
 	}
 	if IsNumber(raw) {
 		return string(raw)
-	}
-	if s, ok := decodeString(raw); ok {
-		return s
 	}
 	var buf bytes.Buffer
 	if json.Compact(&buf, raw) == nil {
@@ -347,7 +341,7 @@ func (c *canonicalizer) str(raw []byte) {
 		c.out = append(c.out, raw...)
 		return
 	}
-	s, _ := unquote(raw)
+	s, _ := decodeString(raw) // valid: scanned
 	c.out = appendJSONString(c.out, s)
 }
 

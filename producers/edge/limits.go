@@ -39,7 +39,7 @@ type Limits struct {
 // above what ESPF, Transatel or JeraSoft send (a dozen variables, two or
 // three levels), far below what makes a request expensive.
 var DefaultLimits = Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20,
-	MaxRequestAttributes: 40000}
+	MaxRequestAttributes: 25000}
 
 // OrDefault returns l with every unset (non-positive) field at its
 // default, so a zero Limits is never "no limit".

@@ -370,10 +370,14 @@ func Fields(obj []byte, names ...string) (vals []json.RawMessage, ok bool) {
 // escaped MiB most of its CPU. ok is false when raw is not one valid
 // string; FuzzDecodeStringMatchesEncodingJSON holds it to json.Unmarshal.
 func decodeString(raw []byte) (s string, ok bool) {
-	if end, _ := scanString(raw, 0); len(raw) < 2 || raw[0] != '"' || end != len(raw) {
+	end, plain := scanString(raw, 0)
+	if len(raw) < 2 || raw[0] != '"' || end != len(raw) {
 		return "", false
 	}
 	in := raw[1 : len(raw)-1]
+	if plain {
+		return string(in), true
+	}
 	out := make([]byte, 0, len(in))
 	for r := 0; r < len(in); {
 		switch c := in[r]; {
