@@ -163,8 +163,12 @@ func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 // when no decoding is needed.
 func attrText(b []byte, text string, i, end int) string {
 	v := b[i:end]
-	if _, ok := PlainString(v); ok {
-		return text[i+1 : end-1]
+	if v[0] == '"' { // scanned: one valid string
+		_, plain := scanString(v, 0)
+		if inner := v[1 : len(v)-1]; plain || (bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)) {
+			return text[i+1 : end-1]
+		}
+		return decodeScanned(v[1 : len(v)-1])
 	}
 	if IsNumber(v) || string(v) == "true" || string(v) == "false" {
 		return text[i:end]
@@ -341,8 +345,7 @@ func (c *canonicalizer) str(raw []byte) {
 		c.out = append(c.out, raw...)
 		return
 	}
-	s, _ := decodeString(raw) // valid: scanned
-	c.out = appendJSONString(c.out, s)
+	c.out = appendJSONString(c.out, decodeScanned(raw[1:len(raw)-1])) // valid: scanned
 }
 
 // appendJSONString appends s as encoding/json encodes it with HTML

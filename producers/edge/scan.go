@@ -374,10 +374,15 @@ func decodeString(raw []byte) (s string, ok bool) {
 	if len(raw) < 2 || raw[0] != '"' || end != len(raw) {
 		return "", false
 	}
-	in := raw[1 : len(raw)-1]
 	if plain {
-		return string(in), true
+		return string(raw[1 : len(raw)-1]), true
 	}
+	return decodeScanned(raw[1 : len(raw)-1]), true
+}
+
+// decodeScanned is decodeString for the text in between the quotes of a
+// string already scanned valid.
+func decodeScanned(in []byte) string {
 	out := make([]byte, 0, len(in))
 	for r := 0; r < len(in); {
 		switch c := in[r]; {
@@ -421,7 +426,7 @@ func decodeString(raw []byte) (s string, ok bool) {
 			r += size
 		}
 	}
-	return string(out), true
+	return string(out)
 }
 
 // hex4 is the value of four (scanned, valid) hex digits.
