@@ -114,7 +114,6 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 		return nil, err
 	}
 	in := e.cfg.Ingest
-	l := in.Limits
 	srv, err := ingest.New(ctx,
 		ingest.WithKafka(kopts...),
 		ingest.WithRegistry(reg),
@@ -123,7 +122,7 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 		ingest.WithAuth(in.Auth),
 		ingest.WithSources(in.Sources),
 		ingest.WithTrustedProxies(in.TrustedProxies...),
-		ingest.WithLimits(edge.Limits{MaxDepth: l.MaxDepth, MaxEvents: l.MaxEvents, MaxAttributes: l.MaxAttributes, MaxAttributeBytes: l.MaxAttributeBytes, MaxFlatBytes: l.MaxFlatBytes}),
+		ingest.WithLimits(edgeLimits(in.Limits)),
 		ingest.WithTLS(in.TLS.CertFile, in.TLS.KeyFile),
 		ingest.WithMaxBodyBytes(in.MaxBodyBytes),
 		ingest.WithLogger(e.log.Named("ingest")),
@@ -134,4 +133,10 @@ func newIngestServer(ctx context.Context, e *env) (*ingest.Server, error) {
 	}
 	e.log.Info("ingest ready", zap.Strings("brokers", e.cfg.Kafka.Brokers), zap.String("registry", e.cfg.Registry.URL))
 	return srv, nil
+}
+
+// edgeLimits are the configured request limits as the edge holds them.
+func edgeLimits(l config.Limits) edge.Limits {
+	return edge.Limits{MaxDepth: l.MaxDepth, MaxEvents: l.MaxEvents, MaxAttributes: l.MaxAttributes,
+		MaxAttributeBytes: l.MaxAttributeBytes, MaxFlatBytes: l.MaxFlatBytes, MaxRequestAttributes: l.MaxRequestAttributes}
 }

@@ -129,6 +129,9 @@ type Limits struct {
 	// MaxFlatBytes bounds the attribute names and values of a whole
 	// request together (default 2097152).
 	MaxFlatBytes int `yaml:"max_flat_bytes"`
+	// MaxRequestAttributes bounds the attributes of all the events of a
+	// request together (default 25000).
+	MaxRequestAttributes int `yaml:"max_request_attributes"`
 }
 
 // Sources holds each source's policy.
@@ -276,7 +279,7 @@ func Default() Config {
 		Ingest: Ingest{
 			Listen: "127.0.0.1:8080", MetricsListen: "127.0.0.1:9465", MaxBodyBytes: 1 << 20,
 			Auth:    Auth{JeraSoft: TokenAuth{Header: "X-Auth-Token"}},
-			Limits:  Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20},
+			Limits:  Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20, MaxRequestAttributes: 25000},
 			Sources: Sources{PortaBilling: defaultPolicy, Transatel: defaultPolicy, JeraSoft: defaultPolicy},
 		},
 		Process: Process{DedupWindow: Duration(7 * 24 * time.Hour), DedupMaxIDs: 1_000_000, RestoreTimeout: Duration(5 * time.Minute)},

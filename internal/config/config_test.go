@@ -73,6 +73,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"ingest:\n  sources: {jerasoft: {insecure_public: true}}":                                    "ingest.sources.jerasoft.insecure_public",
 		"ingest:\n  tls: {cert_file: /c.pem}":                                                        "ingest.tls",
 		"ingest:\n  limits: {max_depth: 1}":                                                          "ingest.limits.max_depth",
+		"ingest:\n  limits: {max_request_attributes: -1}":                                            "ingest.limits.max_request_attributes",
 	}
 	for body, want := range cases {
 		_, err := Load(writeFile(t, body))
@@ -89,13 +90,14 @@ func TestErrorsNameTheKey(t *testing.T) {
 func TestIngestEnvAndDefaults(t *testing.T) {
 	t.Setenv("PROVBUS_INGEST_SOURCES_JERASOFT_RATE_LIMIT_PER_SECOND", "2.5")
 	t.Setenv("PROVBUS_INGEST_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.0/16")
+	t.Setenv("PROVBUS_INGEST_LIMITS_MAX_REQUEST_ATTRIBUTES", "20000")
 	cfg, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := cfg.Ingest
-	if in.Sources.JeraSoft.RateLimit.PerSecond != 2.5 || len(in.TrustedProxies) != 2 {
-		t.Errorf("env not applied: %+v %v", in.Sources.JeraSoft.RateLimit, in.TrustedProxies)
+	if in.Sources.JeraSoft.RateLimit.PerSecond != 2.5 || len(in.TrustedProxies) != 2 || in.Limits.MaxRequestAttributes != 20000 {
+		t.Errorf("env not applied: %+v %v %+v", in.Sources.JeraSoft.RateLimit, in.TrustedProxies, in.Limits)
 	}
 	// Secure by default: no source open, the JeraSoft token never read
 	// from a URL, metrics on loopback.

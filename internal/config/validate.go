@@ -103,7 +103,7 @@ func (in *Ingest) validate(bad func(key, format string, a ...any)) {
 	}{
 		{"ingest.limits.max_depth", l.MaxDepth, 2}, {"ingest.limits.max_events", l.MaxEvents, 1},
 		{"ingest.limits.max_attributes", l.MaxAttributes, 1}, {"ingest.limits.max_attribute_bytes", l.MaxAttributeBytes, 1},
-		{"ingest.limits.max_flat_bytes", l.MaxFlatBytes, 1024},
+		{"ingest.limits.max_flat_bytes", l.MaxFlatBytes, 1024}, {"ingest.limits.max_request_attributes", l.MaxRequestAttributes, 1},
 	} {
 		if v.n < v.min {
 			bad(v.key, "must be at least %d, got %d", v.min, v.n)

@@ -107,14 +107,14 @@ func Text(raw json.RawMessage) (*string, error) {
 	return &s, nil
 }
 
-// unquote decodes the JSON string raw. Most strings need no decoding, and
-// json.Unmarshal costs a validation pass and a reflective store for them.
+// unquote decodes the JSON string raw, with encoding/json's error when it
+// is not one.
 func unquote(raw []byte) (string, error) {
-	if inner, ok := PlainString(raw); ok {
-		return string(inner), nil
+	if s, ok := decodeString(raw); ok {
+		return s, nil
 	}
 	var s string
-	err := json.Unmarshal(raw, &s)
+	err := json.Unmarshal(raw, &s) // its error message
 	return s, err
 }
 
@@ -122,19 +122,13 @@ func unquote(raw []byte) (string, error) {
 // their quotes, anything else as its compact JSON text (so null is "null"
 // and an object stays a JSON document).
 func AttrValue(raw json.RawMessage) string {
-	// Strings without escapes and numbers are their own attribute text;
-	// only the rest pays for encoding/json.
-	if inner, ok := PlainString(raw); ok {
-		return string(inner)
+	// Strings and numbers are their own attribute text; only the rest
+	// pays for encoding/json.
+	if s, ok := decodeString(raw); ok {
+		return s
 	}
 	if IsNumber(raw) {
 		return string(raw)
-	}
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
 	}
 	var buf bytes.Buffer
 	if json.Compact(&buf, raw) == nil {
@@ -169,8 +163,12 @@ func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 // when no decoding is needed.
 func attrText(b []byte, text string, i, end int) string {
 	v := b[i:end]
-	if _, ok := PlainString(v); ok {
-		return text[i+1 : end-1]
+	if v[0] == '"' { // scanned: one valid string
+		_, plain := scanString(v, 0)
+		if inner := v[1 : len(v)-1]; plain || (bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)) {
+			return text[i+1 : end-1]
+		}
+		return decodeScanned(v[1 : len(v)-1])
 	}
 	if IsNumber(v) || string(v) == "true" || string(v) == "false" {
 		return text[i:end]
@@ -347,17 +345,18 @@ func (c *canonicalizer) str(raw []byte) {
 		c.out = append(c.out, raw...)
 		return
 	}
-	s, _ := unquote(raw)
-	c.out = appendJSONString(c.out, s)
+	c.out = appendJSONString(c.out, decodeScanned(raw[1:len(raw)-1])) // valid: scanned
 }
 
 // appendJSONString appends s as encoding/json encodes it with HTML
 // escaping off.
 func appendJSONString(dst []byte, s string) []byte {
-	plain := true
+	// Valid UTF-8 is written as is but for control characters, quote,
+	// backslash and U+2028/U+2029 (escaped even with HTML escaping off).
+	plain := utf8.ValidString(s) && !strings.ContainsRune(s, '\u2028') && !strings.ContainsRune(s, '\u2029')
 	for k := 0; k < len(s) && plain; k++ {
 		c := s[k]
-		plain = c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\'
+		plain = c >= 0x20 && c != '"' && c != '\\'
 	}
 	if plain {
 		dst = append(dst, '"')

@@ -27,12 +27,19 @@ type Limits struct {
 	// Names repeat their parents' keys, so without it a long key over
 	// many small leaves turns one MiB of body into gigabytes of names.
 	MaxFlatBytes int
+	// MaxRequestAttributes bounds the attributes of a whole request: the
+	// leaves of all its events together. The cost of a request is per
+	// attribute (flatten, the sorted re-encoding of hash-identified
+	// events, the Avro map), and tiny attributes fit a MiB by the
+	// hundred thousand, far more than MaxEvents × a real event's count.
+	MaxRequestAttributes int
 }
 
 // DefaultLimits are the limits unless configured (ingest.limits): far
 // above what ESPF, Transatel or JeraSoft send (a dozen variables, two or
 // three levels), far below what makes a request expensive.
-var DefaultLimits = Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20}
+var DefaultLimits = Limits{MaxDepth: 32, MaxEvents: 1000, MaxAttributes: 512, MaxAttributeBytes: 64 << 10, MaxFlatBytes: 2 << 20,
+	MaxRequestAttributes: 25000}
 
 // OrDefault returns l with every unset (non-positive) field at its
 // default, so a zero Limits is never "no limit".
@@ -53,6 +60,9 @@ func (l Limits) OrDefault() Limits {
 	if l.MaxFlatBytes > 0 {
 		d.MaxFlatBytes = l.MaxFlatBytes
 	}
+	if l.MaxRequestAttributes > 0 {
+		d.MaxRequestAttributes = l.MaxRequestAttributes
+	}
 	return d
 }
 
@@ -63,13 +73,15 @@ const (
 	MsgTooManyAttributes = "too many attributes"
 	MsgAttributeTooLong  = "attribute too long"
 	MsgTooMuchFlattened  = "attributes too large in all"
+	MsgTooManyInRequest  = "too many attributes in one request"
 )
 
 // MaxProblems is how many problems a 400 answer lists; the rest are
 // counted (Error.Total), not listed.
 const MaxProblems = 20
 
-// Check holds a body to the event-count, depth and flattened-size limits
+// Check holds a body to the event-count, depth, request-attribute and
+// flattened-size limits
 // in one linear scan without allocating, before any parser (each recursive, several
 // re-reading sub-documents) sees it. It returns nil for anything else,
 // malformed JSON included: the parser reports that with its usual
@@ -80,15 +92,19 @@ func (l Limits) Check(body []byte) error {
 	if i >= len(body) {
 		return nil
 	}
-	flat := 0
+	var t tally
+	overAt := -1 // the element whose leaves passed MaxRequestAttributes
 	switch body[i] {
 	case '{':
-		if end := flatScan(body, i, 1, l.MaxDepth, 0, &flat); end == tooDeep {
+		if end := flatScan(body, i, 1, l.MaxDepth, 0, &t); end == tooDeep {
 			return l.tooDeep(0)
+		}
+		if t.leaves > l.MaxRequestAttributes {
+			overAt = 0
 		}
 	case '[':
 		// One pass: each element is scanned once, for its depth and
-		// flattened size while there are at most MaxEvents, then only
+		// attributes while there are at most MaxEvents, then only
 		// counted. Too many is reported before too deep, wherever the
 		// deep element is.
 		n, deepAt := 0, -1
@@ -99,9 +115,12 @@ func (l Limits) Check(body []byte) error {
 		for j < len(body) {
 			var end int
 			if n < l.MaxEvents && deepAt < 0 {
-				if end = flatScan(body, j, 1, l.MaxDepth, 0, &flat); end == tooDeep {
+				if end = flatScan(body, j, 1, l.MaxDepth, 0, &t); end == tooDeep {
 					deepAt = n
 					end = scanValue(body, j, 1) // go on counting
+				}
+				if overAt < 0 && t.leaves > l.MaxRequestAttributes {
+					overAt = n
 				}
 			} else {
 				end = scanValue(body, j, 1)
@@ -123,8 +142,11 @@ func (l Limits) Check(body []byte) error {
 			return l.tooDeep(deepAt)
 		}
 	}
-	if flat > l.MaxFlatBytes {
-		return &Error{Problems: []Problem{{Error: fmt.Sprintf("%s: %d bytes of names and values, at most %d", MsgTooMuchFlattened, flat, l.MaxFlatBytes)}}, Total: 1}
+	if overAt >= 0 {
+		return &Error{Problems: []Problem{{Index: overAt, Error: fmt.Sprintf("%s: %d, at most %d", MsgTooManyInRequest, t.leaves, l.MaxRequestAttributes)}}, Total: 1}
+	}
+	if t.bytes > l.MaxFlatBytes {
+		return &Error{Problems: []Problem{{Error: fmt.Sprintf("%s: %d bytes of names and values, at most %d", MsgTooMuchFlattened, t.bytes, l.MaxFlatBytes)}}, Total: 1}
 	}
 	return nil
 }
@@ -159,16 +181,24 @@ func (l Limits) CheckEvents(evs []schemas.Event) error {
 	return bad.Err()
 }
 
-// flatScan scans the value at b[i] like scanValueMax and adds to *flat the
-// size its leaves take as attributes: the dotted name (path bytes so far,
-// plus each key and a dot) and the value, for every non-object value and
-// empty object. It over-counts for ESPF, whose nested variables stay one
-// JSON value, which only makes the bound safer.
-func flatScan(b []byte, i, depth, limit, path int, flat *int) int {
+// tally is what flatScan adds up over a request's events.
+type tally struct {
+	leaves int // attributes: non-object values and empty objects
+	bytes  int // their dotted names and values
+}
+
+// flatScan scans the value at b[i] like scanValueMax and adds to t each
+// leaf it would flatten to, and the size the leaf takes as an attribute:
+// the dotted name (path bytes so far, plus each key and a dot) and the
+// value, for every non-object value and empty object. It over-counts for
+// ESPF, whose nested variables stay one JSON value, which only makes the
+// bounds safer.
+func flatScan(b []byte, i, depth, limit, path int, t *tally) int {
 	if b[i] != '{' {
 		end := scanValueMax(b, i, depth-1, limit)
 		if end > 0 {
-			*flat += path + end - i
+			t.leaves++
+			t.bytes += path + end - i
 		}
 		return end
 	}
@@ -182,10 +212,11 @@ func flatScan(b []byte, i, depth, limit, path int, flat *int) int {
 		if path > 0 {
 			child += path + 1
 		}
-		return flatScan(b, m.val.start, depth+1, limit, child, flat)
+		return flatScan(b, m.val.start, depth+1, limit, child, t)
 	})
 	if end > 0 && members == 0 {
-		*flat += path + 2
+		t.leaves++
+		t.bytes += path + 2
 	}
 	return end
 }

@@ -19,6 +19,21 @@ type shape struct {
 	elements int
 	depth    int // of the deepest event: the event's own object is 1
 	dupKeys  bool
+	leaves   int // attributes of all events, as Flatten makes them
+}
+
+// leavesOf counts the attributes Flatten makes of a decoded value: one
+// per non-object value and per empty object.
+func leavesOf(v any) int {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return 1
+	}
+	n := 0
+	for _, c := range m {
+		n += leavesOf(c)
+	}
+	return n
 }
 
 func shapeOf(b []byte) (shape, bool) {
@@ -76,10 +91,20 @@ func shapeOf(b []byte) (shape, bool) {
 			top.isKey = !top.isKey
 		}
 	}
+	var v any
+	_ = json.Unmarshal(b, &v) // valid
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			sh.leaves += leavesOf(e)
+		}
+	case map[string]any:
+		sh.leaves = leavesOf(v)
+	}
 	return sh, true
 }
 
-var small = Limits{MaxDepth: 4, MaxEvents: 3, MaxAttributes: 4, MaxAttributeBytes: 8}
+var small = Limits{MaxDepth: 4, MaxEvents: 3, MaxAttributes: 4, MaxAttributeBytes: 8, MaxRequestAttributes: 6}
 
 // FuzzLimits holds Check to encoding/json's reading of the same body:
 // every valid body over a limit is refused, with that limit's problem,
@@ -87,7 +112,9 @@ var small = Limits{MaxDepth: 4, MaxEvents: 3, MaxAttributes: 4, MaxAttributeByte
 // decode it replaced, and the parsers to not panicking on what passes.
 func FuzzLimits(f *testing.F) {
 	for _, s := range append(scanSeeds, `[{},{},{},{}]`, `[{},{},{}]`, `{"a":{"b":{"c":{}}}}`, `{"a":{"b":{"c":{"d":1}}}}`,
-		`[{"a":{"b":{"c":1}}}]`, `[{"a":{"b":{"c":{"d":1}}}}]`, `{"a":[[[[1]]]]}`, `{"a":{"a":1},"a":null}`, `{"x":{}, "y":null, "z":[1,{"q":2}]}`) {
+		`[{"a":{"b":{"c":1}}}]`, `[{"a":{"b":{"c":{"d":1}}}}]`, `{"a":[[[[1]]]]}`, `{"a":{"a":1},"a":null}`, `{"x":{}, "y":null, "z":[1,{"q":2}]}`,
+		`[{"a":1,"b":2,"c":3},{"d":{},"e":[1,2],"f":{"g":null}}]`, `[{"a":1,"b":2,"c":3},{"d":{},"e":[1,2],"f":{"g":null}},7]`, `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":{"g":6}}`,
+		`{"a":{"b":"\u00e9\n","c":"é"},"d":"\ud800"}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -111,6 +138,13 @@ func FuzzLimits(f *testing.F) {
 			if bad == nil || !strings.HasPrefix(bad.Problems[0].Error, MsgTooDeep) {
 				t.Fatalf("Check(%q) = %v, want %s (depth %d)", b, err, MsgTooDeep, sh.depth)
 			}
+		case sh.leaves > small.MaxRequestAttributes:
+			if bad == nil || !strings.HasPrefix(bad.Problems[0].Error, MsgTooManyInRequest) {
+				t.Fatalf("Check(%q) = %v, want %s (%d attributes)", b, err, MsgTooManyInRequest, sh.leaves)
+			}
+		case sh.dupKeys && bad != nil && strings.HasPrefix(bad.Problems[0].Error, MsgTooManyInRequest):
+			// Check counts every member of duplicate keys, the decoded
+			// map the last: Check may count more, never fewer.
 		case err != nil:
 			t.Fatalf("Check(%q) = %v, but the body is within the limits (%+v)", b, err, sh)
 		}
@@ -191,6 +225,28 @@ func TestLimitsAtTheEdge(t *testing.T) {
 		t.Errorf("21 flattened bytes: %v, want %s", err, MsgTooMuchFlattened)
 	}
 
+	// Attributes of the request: small allows 6 over all its events;
+	// lists and empty objects are one each.
+	for _, tc := range []struct {
+		body  string
+		index int // of the element past the budget; -1 = accepted
+	}{
+		{`[{"a":1,"b":2,"c":3},{"d":{},"e":[1,2,3],"f":{"g":null}}]`, -1},
+		{`[{"a":1,"b":2,"c":3},{"d":{},"e":[1,2,3],"f":{"g":null,"h":1}}]`, 1},
+		{`[{"a":1,"b":2,"c":3},{"d":{},"e":[1,2,3]},{"f":{"g":null,"h":1}}]`, 2},
+		{`{"a":1,"b":2,"c":{"d":3,"e":4},"f":{"g":5}}`, -1},
+		{`{"a":1,"b":2,"c":{"d":3,"e":4},"f":{"g":5,"h":{}},"i":[]}`, 0},
+	} {
+		err := small.Check([]byte(tc.body))
+		var bad *Error
+		switch {
+		case tc.index < 0 && err != nil:
+			t.Errorf("%s: %v, want accepted", tc.body, err)
+		case tc.index >= 0 && (!errors.As(err, &bad) || !strings.HasPrefix(bad.Problems[0].Error, MsgTooManyInRequest+": 7, at most 6") || bad.Problems[0].Index != tc.index):
+			t.Errorf("%s: %v, want %s at element %d", tc.body, err, MsgTooManyInRequest, tc.index)
+		}
+	}
+
 	ev := func(attrs map[string]string) schemas.Event { return schemas.Event{Attributes: attrs} }
 	within := ev(map[string]string{"a": "12345678", "b": "", "c": "", "d": ""})
 	if err := small.CheckEvents([]schemas.Event{within}); err != nil {
@@ -236,7 +292,7 @@ func canonicalStd(raw json.RawMessage) ([]byte, error) {
 // without i_event) must not change with the one-pass Canonical.
 func FuzzCanonicalMatchesEncodingJSON(f *testing.F) {
 	for _, s := range append(scanSeeds, `{"b":1,"a":{"d":[1,"x\u00e9",{"z":null,"y":true}],"c":"<&>"}}`, `{"a":1,"a":2}`,
-		`{"\u0061":1,"a":2}`, `{"k":"\u2028\b\f\u007f\/"}`, `[1E3,-0,0.10]`, `{"":"","\u00e9":"é"}`) {
+		`{"\u0061":1,"a":2}`, `{"k":"\u2028\b\f\u007f\/"}`, `{"k":"é\u2028"}`, `["\u2029\u00e9"]`, `[1E3,-0,0.10]`, `{"":"","\u00e9":"é"}`) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -143,3 +143,22 @@ func BenchmarkElements100(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDecodeStringMatchesEncodingJSON: attribute values and the keys of
+// hash-identified events are decoded by hand; encoding/json is the
+// reference, replacement characters included.
+func FuzzDecodeStringMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"\u00e9\u00E9"`, `"\ud83d\ude00"`, `"\ud800"`, `"\ud800x"`, `"\ud800\u0041"`,
+		`"\udc00\ud800"`, `"\ud83d\ude00\ude00"`, `"\b\f\n\r\t\"\\\/"`, "\"\xff\xfe é\"", "\"\xed\xa0\x80\"", `"\u0000"`,
+		`"unterminated`, `"a"b`, `""`, `"`, `"\x"`, `"\u12"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		werr := json.Unmarshal(b, &want)
+		got, ok := decodeString(b)
+		if ok != (werr == nil && len(b) > 0 && b[0] == '"' && b[len(b)-1] == '"') || (ok && got != want) {
+			t.Fatalf("decodeString(%q) = %q, %v; encoding/json %q, %v", b, got, ok, want, werr)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/records"
+	"github.com/provbus/provbus/producers/edge"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -176,13 +178,29 @@ func TestRequestLimits(t *testing.T) {
 	attrs := `{"event_type":"Account/New","variables":{"i_event":"1","i_account":1` + vars.String() + `}}`
 	long := `{"event_type":"Account/New","variables":{"i_event":"1","i_account":1,"note":"` + strings.Repeat("n", 70000) + `"}}`
 	bad := `[` + strings.Repeat(`{"event_type":"Account/New","variables":{}},`, 999) + `{"event_type":"Account/New","variables":{}}]`
+	// 60 events of 500 attributes: each within max_attributes, 30 000
+	// together over the request's budget.
+	var budget strings.Builder
+	budget.WriteByte('[')
+	for e := 0; e < 60; e++ {
+		if e > 0 {
+			budget.WriteByte(',')
+		}
+		fmt.Fprintf(&budget, `{"event_type":"Account/New","variables":{"i_event":"b%d","i_account":1`, e)
+		for j := 0; j < 497; j++ {
+			fmt.Fprintf(&budget, `,"v%d":1`, j)
+		}
+		budget.WriteString(`}}`)
+	}
+	budget.WriteByte(']')
 	for _, tc := range []struct {
 		name, source, body, want string
 		count                    float64
 	}{
 		{"deep nesting", "transatel", deep, "nested too deep", 1},
 		{"huge array", "portabilling", many, "too many events in one request", 1},
-		{"many attributes", "portabilling", attrs, "too many attributes", 1},
+		{"many attributes", "portabilling", attrs, "too many attributes: 602, at most 512", 1},
+		{"many attributes in all", "portabilling", budget.String(), "too many attributes in one request", 1},
 		{"long attribute", "portabilling", long, "attribute too long", 1},
 		{"a thousand bad elements", "portabilling", bad, "missing required field", 1000},
 	} {
@@ -201,6 +219,29 @@ func TestRequestLimits(t *testing.T) {
 	}
 	if n := h.total(); n != 0 {
 		t.Errorf("refused requests produced %d records", n)
+	}
+}
+
+// The request's attribute budget holds at its value and refuses one past
+// it, naming the element where it ran out, and the refusal produces
+// nothing.
+func TestRequestAttributeBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, WithLimits(edge.Limits{MaxRequestAttributes: 6}))
+	// event_type, i_event, i_account and the variables are the leaves.
+	at := `[{"event_type":"Account/New","variables":{"i_event":"1","i_account":1}},{"event_type":"Account/New","variables":{"i_event":"2","i_account":1}}]`
+	over := `[{"event_type":"Account/New","variables":{"i_event":"3","i_account":1}},{"event_type":"Account/New","variables":{"i_event":"4","i_account":1,"x":1}}]`
+	if resp, b := h.post("portabilling", at, false); resp.StatusCode != 200 {
+		t.Fatalf("at the budget: %d %s", resp.StatusCode, b)
+	}
+	resp, b := h.post("portabilling", over, false)
+	var got BadRequest
+	if err := json.Unmarshal(b, &got); err != nil || resp.StatusCode != 400 || len(got.Errors) != 1 ||
+		got.Errors[0] != (edge.Problem{Index: 1, Error: "too many attributes in one request: 7, at most 6"}) {
+		t.Fatalf("over the budget: %d %s", resp.StatusCode, b)
+	}
+	if n := h.total(); n != 2 {
+		t.Errorf("%d records, want the 2 of the request at the budget", n)
 	}
 }
 

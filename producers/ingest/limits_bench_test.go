@@ -16,9 +16,11 @@ import (
 
 // worstBodies are the most expensive bodies of at most 1 MiB that the
 // default limits let through to the parsers, one per way of spending:
-// the most attributes, the deepest flattening, the longest escaped
-// values, the largest hash to compute, the most events, and a bad
-// element that makes every other one be parsed twice.
+// the most attributes (the request's budget, spread over few or over
+// the most events, the rest of the MiB in escaped text), the deepest
+// flattening, the longest escaped values, the largest hash to compute,
+// the most events, and a bad element that makes every other one be
+// parsed twice.
 func worstBodies() map[string]struct{ source, body string } {
 	const mib = 1 << 20
 	l := edge.DefaultLimits
@@ -55,11 +57,35 @@ func worstBodies() map[string]struct{ source, body string } {
 		}
 		return b.String()
 	}
-	espfAttrs := vars(l.MaxAttributes - 3) // + i_event, i_account, event_type-less variables
+	// escapedText is JSON string text of about n bytes that decodes to
+	// two bytes of UTF-8 per six, within the attribute length limit:
+	// what costs the most per byte to unquote and re-encode.
+	escapedText := func(n int) string {
+		return strings.Repeat(`\u00e9`, min(max(n, 0)/6, l.MaxAttributeBytes/2))
+	}
+	// spread shapes events of leaves attributes each so that as many of
+	// them as the request budget allows fill the MiB: one(i, pad) is an
+	// event whose pad, escaped text of about pad bytes, is one more
+	// attribute.
+	spread := func(leaves int, one func(i int, pad string) string) string {
+		n := min(l.MaxEvents, l.MaxRequestAttributes/(leaves+1))
+		pad := mib/n - len(one(n, "")) - 8
+		return fill(func(i int) string { return one(i, escapedText(pad)) })
+	}
+	espf := func(attrs int) string {
+		return spread(attrs+3, func(i int, pad string) string {
+			return fmt.Sprintf(`{"event_type":"Account/New","variables":{"i_event":"%d","i_account":%d,"pad":"%s"%s}}`, i, i, pad, vars(attrs))
+		})
+	}
+	jerasoft := func(attrs int) string {
+		return spread(attrs+3, func(i int, pad string) string {
+			return fmt.Sprintf(`{"event":{"events_id":"clients.create","object_id":%d},"data":{"pad":"%s"%s}}`, i, pad, vars(attrs))
+		})
+	}
 	// A Transatel body nested to the depth limit at every leaf.
-	deep := func(i int) string {
+	deep := func(i int, pad string) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, `{"header":{"eventId":"d%d","eventType":"CONNECTIVITY-MANAGEMENT/SUBSCRIBER/ACTIVATED"},"body":{"msisdn":"3360%d"`, i, i)
+		fmt.Fprintf(&b, `{"header":{"eventId":"d%d","eventType":"CONNECTIVITY-MANAGEMENT/SUBSCRIBER/ACTIVATED"},"body":{"msisdn":"3360%d","pad":"%s"`, i, i, pad)
 		for k := 0; k < 8; k++ {
 			fmt.Fprintf(&b, `,"n%d":`, k)
 			b.WriteString(strings.Repeat(`{"a":1,"b":`, l.MaxDepth-3))
@@ -69,11 +95,11 @@ func worstBodies() map[string]struct{ source, body string } {
 		b.WriteString(`}}`)
 		return b.String()
 	}
-	escaped := strings.Repeat(`\u00e9`, (l.MaxAttributeBytes/2)/6) // 2 bytes of UTF-8 each
+	escaped := escapedText(l.MaxAttributeBytes / 2)
+	perEvent := l.MaxRequestAttributes/l.MaxEvents - 4
 	return map[string]struct{ source, body string }{
-		"espf-max-attributes": {"portabilling", fill(func(i int) string {
-			return fmt.Sprintf(`{"event_type":"Account/New","variables":{"i_event":"%d","i_account":%d%s}}`, i, i, espfAttrs)
-		})},
+		"espf-max-attributes":        {"portabilling", espf(l.MaxAttributes - 3)},
+		"espf-attributes-all-events": {"portabilling", espf(perEvent)},
 		"espf-max-events": {"portabilling", fill(func(i int) string {
 			return fmt.Sprintf(`{"event_type":"Account/New","variables":{"i_event":"%d","i_account":%d,"pad":"%s"}}`, i, i, strings.Repeat("p", 900))
 		})},
@@ -83,12 +109,14 @@ func worstBodies() map[string]struct{ source, body string } {
 			}
 			return fmt.Sprintf(`{"event_type":"Account/New","variables":{"i_event":"%d","i_account":%d,"pad":"%s"}}`, i, i, strings.Repeat("p", 900))
 		})},
-		"transatel-deepest": {"transatel", fill(deep)},
+		"transatel-deepest": {"transatel", spread(8*(l.MaxDepth-2)+3, deep)},
 		"transatel-escaped-values": {"transatel", fill(func(i int) string {
 			return fmt.Sprintf(`{"header":{"eventId":"e%d","eventType":"CONNECTIVITY-MANAGEMENT/SUBSCRIBER/ACTIVATED"},"body":{"msisdn":"33%d","note":"%s"}}`, i, i, escaped)
 		})},
-		"jerasoft-max-attributes": {"jerasoft", fill(func(i int) string {
-			return fmt.Sprintf(`{"event":{"events_id":"clients.create","object_id":%d},"data":{"x":0%s}}`, i, vars(l.MaxAttributes-4))
+		"jerasoft-max-attributes":        {"jerasoft", jerasoft(l.MaxAttributes - 4)},
+		"jerasoft-attributes-all-events": {"jerasoft", jerasoft(perEvent)},
+		"jerasoft-escaped-values": {"jerasoft", fill(func(i int) string {
+			return fmt.Sprintf(`{"event":{"events_id":"clients.create","object_id":%d},"data":{"note":"%s"}}`, i, escaped)
 		})},
 	}
 }
