@@ -1,9 +1,6 @@
 package metrics
 
-import (
-	"slices"
-	"testing"
-)
+import "testing"
 
 // deliverContract is docs/operations.md's delivery metrics: name → labels.
 var deliverContract = map[string][]string{
@@ -27,31 +24,7 @@ func TestDeliverContract(t *testing.T) {
 	d.Paused.Set(0)
 	// A second call (another handler loop, a restart) shares the families.
 	p.Deliver("IPTV").Attempt("delivered", 202)
-	mfs, err := p.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]int{}
-	for _, mf := range mfs {
-		want, ok := deliverContract[mf.GetName()]
-		if !ok {
-			continue
-		}
-		seen[mf.GetName()] = len(mf.GetMetric())
-		var got []string
-		for _, l := range mf.GetMetric()[0].GetLabel() {
-			got = append(got, l.GetName())
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s labels %v, want %v", mf.GetName(), got, want)
-		}
-	}
-	for name := range deliverContract {
-		if seen[name] == 0 {
-			t.Errorf("%s not exported", name)
-		}
-	}
+	seen := checkContract(t, p, deliverContract)
 	if seen["provbus_deliver_attempts_total"] != 3 {
 		t.Errorf("attempts series = %d, want 3 (retry/5xx, retry/none, delivered/2xx)", seen["provbus_deliver_attempts_total"])
 	}

@@ -45,31 +45,7 @@ func TestContract(t *testing.T) {
 	p.Lag("provbus-route", "portabilling.account", 2).Set(5)
 	p.DirectoryAccounts().Set(7)
 
-	mfs, err := p.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, mf := range mfs {
-		want, ok := contract[mf.GetName()]
-		if !ok {
-			continue
-		}
-		seen[mf.GetName()] = true
-		var got []string
-		for _, l := range mf.GetMetric()[0].GetLabel() {
-			got = append(got, l.GetName())
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s labels %v, want %v", mf.GetName(), got, want)
-		}
-	}
-	for name := range contract {
-		if !seen[name] {
-			t.Errorf("%s is not registered", name)
-		}
-	}
+	checkContract(t, p, contract)
 	if got := value(t, p.Lag("provbus-route", "portabilling.account", 2)); got != 5 {
 		t.Errorf("lag = %v, want 5", got)
 	}
@@ -193,4 +169,36 @@ func count(c prometheus.Collector) int {
 		n++
 	}
 	return n
+}
+
+// checkContract asserts that p exports every family of contract with
+// exactly its labels, and returns the number of series of each.
+func checkContract(t *testing.T, p *Pipeline, contract map[string][]string) map[string]int {
+	t.Helper()
+	mfs, err := p.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	for _, mf := range mfs {
+		want, ok := contract[mf.GetName()]
+		if !ok {
+			continue
+		}
+		series[mf.GetName()] = len(mf.GetMetric())
+		var got []string
+		for _, l := range mf.GetMetric()[0].GetLabel() {
+			got = append(got, l.GetName())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s labels %v, want %v", mf.GetName(), got, want)
+		}
+	}
+	for name := range contract {
+		if series[name] == 0 {
+			t.Errorf("%s is not exported", name)
+		}
+	}
+	return series
 }
