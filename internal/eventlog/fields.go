@@ -21,7 +21,7 @@ var RecordColumns = []string{"topic", "partition", "offset", "timestamp", "key"}
 // without the typed ids, attributes and payload.
 var EnvelopeFields = []string{
 	"event_id", "source", "event_type", "occurred_at", "received_at", "occurred_at_estimated",
-	"origin", "parent_event_id", "inherited_from", "fan_out_index", "fan_out_count",
+	"origin", "parent_event_id", "inherited_from", "fan_out_index", "fan_out_count", "instance",
 }
 
 // isField reports whether name is an envelope field, typed id or payload:
@@ -72,6 +72,8 @@ func Field(ev *schemas.Event, name string) (string, bool) {
 		return derefInt(ev.FanOutIndex)
 	case "fan_out_count":
 		return derefInt(ev.FanOutCount)
+	case "instance":
+		return deref(ev.Instance)
 	case "payload":
 		return ev.Payload, true
 	}

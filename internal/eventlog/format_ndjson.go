@@ -76,6 +76,8 @@ func appendEntryJSON(b []byte, e *Entry, keys *[]string, withCause bool) []byte 
 	b = appendJSONOptInt(b, ev.FanOutIndex)
 	b = append(b, `,"fan_out_count":`...)
 	b = appendJSONOptInt(b, ev.FanOutCount)
+	b = append(b, `,"instance":`...)
+	b = appendJSONOptString(b, ev.Instance)
 	b = appendJSONIDs(b, ev)
 	b = append(b, `,"attributes":{`...)
 	ks := (*keys)[:0]

@@ -33,6 +33,7 @@ type parquetRow struct {
 	InheritedFrom       *string   `parquet:"inherited_from,optional,dict"`
 	FanOutIndex         *int32    `parquet:"fan_out_index,optional"`
 	FanOutCount         *int32    `parquet:"fan_out_count,optional"`
+	Instance            *string   `parquet:"instance,optional,dict"`
 
 	IEnv                *int64  `parquet:"i_env,optional"`
 	ICustomer           *int64  `parquet:"i_customer,optional"`
@@ -105,7 +106,7 @@ func (p *parquetWriter) Write(e *Entry) error {
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UTC(), Key: key,
 		EventID: ev.EventID, Source: ev.Source, EventType: ev.EventType,
 		OccurredAt: ev.OccurredAt.UTC(), ReceivedAt: ev.ReceivedAt.UTC(), OccurredAtEstimated: ev.OccurredAtEstimated,
-		Origin: ev.Origin, ParentEventID: ev.ParentEventID, InheritedFrom: ev.InheritedFrom,
+		Origin: ev.Origin, ParentEventID: ev.ParentEventID, InheritedFrom: ev.InheritedFrom, Instance: ev.Instance,
 		FanOutIndex: ev.FanOutIndex, FanOutCount: ev.FanOutCount,
 		IEnv: ev.IEnv, ICustomer: ev.ICustomer, IAccount: ev.IAccount, IProduct: ev.IProduct,
 		IDID: ev.IDID, DIDNumber: ev.DIDNumber, IInvoice: ev.IInvoice,

@@ -41,7 +41,7 @@ func TestNDJSON(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines", len(lines))
 	}
-	wantPrefix := `{"topic":"portabilling.account","partition":1,"offset":5,"timestamp":"2024-05-01T08:00:00.123Z","key":"42","event_id":"a1","source":"portabilling","event_type":"Account/Status/Closed","occurred_at":"2024-05-01T08:00:00.123Z","received_at":"2024-05-01T08:00:00.123Z","occurred_at_estimated":false,"origin":"DIRECT","parent_event_id":null,"inherited_from":null,"fan_out_index":null,"fan_out_count":null,"i_env":null,"i_customer":7,"i_account":42,`
+	wantPrefix := `{"topic":"portabilling.account","partition":1,"offset":5,"timestamp":"2024-05-01T08:00:00.123Z","key":"42","event_id":"a1","source":"portabilling","event_type":"Account/Status/Closed","occurred_at":"2024-05-01T08:00:00.123Z","received_at":"2024-05-01T08:00:00.123Z","occurred_at_estimated":false,"origin":"DIRECT","parent_event_id":null,"inherited_from":null,"fan_out_index":null,"fan_out_count":null,"instance":null,"i_env":null,"i_customer":7,"i_account":42,`
 	if !strings.HasPrefix(lines[0], wantPrefix) {
 		t.Errorf("line 0:\n%s\nwant prefix\n%s", lines[0], wantPrefix)
 	}
@@ -86,7 +86,7 @@ func TestCSV(t *testing.T) {
 	}
 	o := WriterOptions{Topics: []string{"portabilling.account"}, TempDir: t.TempDir()}
 	rows := render(o, entries)
-	wantHeader := "topic,partition,offset,timestamp,key,event_id,source,event_type,occurred_at,received_at,occurred_at_estimated,origin,parent_event_id,inherited_from,fan_out_index,fan_out_count," +
+	wantHeader := "topic,partition,offset,timestamp,key,event_id,source,event_type,occurred_at,received_at,occurred_at_estimated,origin,parent_event_id,inherited_from,fan_out_index,fan_out_count,instance," +
 		"i_env,i_customer,i_account,i_product,i_did,did_number,i_invoice,i_payment_transaction,i_vendor,i_connection," +
 		"attr.balance,attr.currency,attr.i_account,attr.status,payload"
 	if got := strings.Join(rows[0], ","); got != wantHeader {
