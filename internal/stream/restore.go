@@ -120,8 +120,11 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 		defer cl.Close()
 		for len(end) > 0 {
 			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil {
-				return nil, r.restoreFailed(ctx, incomplete(end, next, r.restoreTimeout))
+			if err := ctx.Err(); err != nil {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					return nil, err // the caller's own cancellation (shutdown), not a timeout
+				}
+				return nil, incomplete(end, next, r.restoreTimeout)
 			}
 			fs.EachError(func(t string, p int32, err error) {
 				// The client retries; a partition that never
