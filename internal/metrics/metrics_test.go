@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -136,7 +137,13 @@ func TestKafkaClients(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	if got := clients(); !slices.Equal(got, []string{"route", "route-2"}) {
+	// kprom counts a batch in a hook that may run just after ProduceSync
+	// returns: wait for both series, with a deadline.
+	got := clients()
+	for deadline := time.Now().Add(5 * time.Second); !slices.Equal(got, []string{"route", "route-2"}) && time.Now().Before(deadline); got = clients() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !slices.Equal(got, []string{"route", "route-2"}) {
 		t.Fatalf("clients %v, want [route route-2]", got)
 	}
 	b.Close()
