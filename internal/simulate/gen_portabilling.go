@@ -26,21 +26,38 @@ var pbActions = []weighted[pbAction]{
 	{5, pbDID}, {8, pbBilling}, {1, pbProduct},
 }
 
+// directActions is actions without those whose events accounts inherit
+// (customer and product changes).
+func directActions(actions []weighted[pbAction]) []weighted[pbAction] {
+	var out []weighted[pbAction]
+	for _, w := range actions {
+		if w.v != pbCustomer && w.v != pbProduct {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 func (g *Generator) portabilling() Event {
 	for range 4 {
-		if ev, ok := g.pbTry(pick(g.r, pbActions)); ok {
+		if ev, ok := g.pbTry(pick(g.r, g.pbActions)); ok {
 			return ev
 		}
 	}
 	// Nothing drawn was possible (a fresh population, or a closed
 	// account drawn four times): grow the population, else send what is
-	// always possible.
-	for _, a := range []pbAction{pbNewAccount, pbNewCustomer, pbCustomer} {
-		if ev, ok := g.pbTry(a); ok {
-			return ev
+	// always possible (once a customer exists, billing events are).
+	last := []pbAction{pbNewAccount, pbNewCustomer, pbCustomer, pbProduct}
+	if g.directOnly {
+		last = []pbAction{pbNewAccount, pbNewCustomer, pbBilling}
+	}
+	var ev Event
+	for _, a := range last {
+		var ok bool
+		if ev, ok = g.pbTry(a); ok {
+			break
 		}
 	}
-	ev, _ := g.pbTry(pbProduct)
 	return ev
 }
 

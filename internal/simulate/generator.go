@@ -56,6 +56,11 @@ type Config struct {
 	// FirstEventID is the first ESPF i_event (default derived from Seed,
 	// so runs with different seeds do not collide in de-duplication).
 	FirstEventID int64
+	// DirectOnly leaves out the PortaBilling events that fan out to
+	// accounts (customer and product changes), so every event reaches
+	// handler topics directly: the end-to-end benchmark measures direct
+	// latency with and without fan-out load this way.
+	DirectOnly bool
 }
 
 // Event is one generated event: a single JSON element in its source's
@@ -79,7 +84,11 @@ type Generator struct {
 	total int
 	event int64 // next ESPF i_event
 	seq   int64 // events generated so far
-	o     obj
+	// pbActions is the PortaBilling mix drawn from (pbActions, or the
+	// direct part of it with Config.DirectOnly).
+	pbActions  []weighted[pbAction]
+	directOnly bool
+	o          obj
 }
 
 // New returns a Generator for cfg.
@@ -100,7 +109,10 @@ func New(cfg Config) *Generator {
 		cfg.FirstEventID = 1 + int64(cfg.Seed%1_000_000)*1_000_000_000
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	g := &Generator{r: r, now: cfg.Start.UTC(), mix: cfg.Mix, event: cfg.FirstEventID}
+	g := &Generator{r: r, now: cfg.Start.UTC(), mix: cfg.Mix, event: cfg.FirstEventID, pbActions: pbActions}
+	if cfg.DirectOnly {
+		g.pbActions, g.directOnly = directActions(pbActions), true
+	}
 	g.pop = newPopulation(r, cfg.Customers)
 	g.total = max(cfg.Mix.PortaBilling, 0) + max(cfg.Mix.Transatel, 0) + max(cfg.Mix.JeraSoft, 0)
 	return g
