@@ -120,7 +120,7 @@ func BenchmarkPages(b *testing.B) {
 		return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	}
 	s, err := New(cat, dial, codec, WithRegistry(reg), WithLogger(zap.NewNop()),
-		WithProcessors(directory.New(0).Spec(), dispatch.New(cat, zap.NewNop()).Spec(), route.NewStream(cat, time.Hour).Spec()))
+		WithProcessors(directory.New().Spec(), dispatch.New(cat, zap.NewNop()).Spec(), route.NewStream(cat, time.Hour).Spec()))
 	if err != nil {
 		b.Fatal(err)
 	}

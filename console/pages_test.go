@@ -131,7 +131,7 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 		return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ec.Brokers()...)}, opts...)...)
 	}
 	f.s, err = New(cat, dial, ec.Codec, append([]Option{WithRegistry(ec.Registry), WithDelivery(f.del), WithCredentials(testCreds), WithLogger(zap.NewNop()),
-		WithProcessors(directory.New(0).Spec(), dispatch.New(cat, zap.NewNop()).Spec(), route.NewStream(cat, time.Hour).Spec())}, opts...)...)
+		WithProcessors(directory.New().Spec(), dispatch.New(cat, zap.NewNop()).Spec(), route.NewStream(cat, time.Hour).Spec())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // The directory is stopped for twice the dispatcher's transaction timeout
-// while several inherited events arrive in one poll: the dispatcher waits
+// while an account fact and then several inherited events arrive in one
+// poll: the dispatcher waits
 // before its transaction begins (stream.Gate), so nothing is aborted, and
 // once the directory is back every fan-out is complete, exactly once.
 func TestDispatchDirectoryDown(t *testing.T) {
@@ -73,7 +74,7 @@ func runDirectoryDown(t *testing.T, mode gateMode) downResult {
 	log := zap.New(core)
 	m := metrics.New(nil)
 
-	stopDir := c.runOne(t, directory.New(0), zap.NewNop())
+	stopDir := c.runOne(t, directory.New(), zap.NewNop())
 	d := dispatch.New(c.cat, log)
 	var proc stream.Processor = d
 	if mode == dispatchUngated {
@@ -93,11 +94,18 @@ func runDirectoryDown(t *testing.T, mode gateMode) downResult {
 	}
 
 	stopDir()
+	// A fact the directory has not read: every customer event logged
+	// after it must wait for the directory (and then include account 13).
+	c.send(directory.TopicAccounts, "i_account", accountNew(13, 1, 1))
 	// One produce request, so the dispatcher's next poll holds them all.
 	evs := c.customerEvents(customers)
 	c.send(dispatch.TopicCustomer, "i_customer", evs...)
 	for cust := int64(1); cust <= customers; cust++ {
-		c.expectInherited(exp, fmt.Sprintf("down-%d", cust), "Customer/Status/Suspend", cust*10+1, cust*10+2)
+		accounts := []int64{cust*10 + 1, cust*10 + 2}
+		if cust == 1 {
+			accounts = append(accounts, 13)
+		}
+		c.expectInherited(exp, fmt.Sprintf("down-%d", cust), "Customer/Status/Suspend", accounts...)
 	}
 	blocked := false
 	for end := time.Now().Add(2 * txnTimeout); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
@@ -105,7 +113,7 @@ func runDirectoryDown(t *testing.T, mode gateMode) downResult {
 	}
 	aborts := countAborts(logs)
 
-	c.runOne(t, directory.New(0), zap.NewNop())
+	c.runOne(t, directory.New(), zap.NewNop())
 	got := c.readInherited(exp.len(), time.Second, 60*time.Second)
 	if res := checkEO(exp, got); !res.ok() {
 		t.Errorf("after the directory came back: fan-out not complete exactly once: %s", res)

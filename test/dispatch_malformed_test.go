@@ -41,7 +41,7 @@ func TestMalformedMembershipRecord(t *testing.T) {
 	}
 	atRestore := bad("not-a-member-key", `{"closed":false}`, 1)
 	m := metrics.New(nil)
-	c.runOne(t, directory.New(0), zap.NewNop())
+	c.runOne(t, directory.New(), zap.NewNop())
 	c.runOne(t, dispatch.New(c.cat, zap.NewNop()), zap.NewNop(), stream.WithMetrics(m))
 
 	c.send(directory.TopicAccounts, "i_account", accountNew(71, 7, 1))
@@ -49,7 +49,7 @@ func TestMalformedMembershipRecord(t *testing.T) {
 	if got := c.readInherited(1, 500*time.Millisecond, 30*time.Second); len(got) != 1 {
 		t.Fatalf("after a malformed record in the restore: %d inherited events, want 1", len(got))
 	}
-	atTail := bad("wm/set/99", "0=not-a-time", 2)
+	atTail := bad("wm/off/99", "0=not-an-offset", 2)
 	c.send(directory.TopicAccounts, "i_account", accountNew(81, 8, 1))
 	c.send(dispatch.TopicCustomer, "i_customer", customerEvent("mal-2", "Customer/Status/Suspend", 8))
 	if got := c.readInherited(2, 500*time.Millisecond, 30*time.Second); len(got) != 2 {

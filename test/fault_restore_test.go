@@ -325,7 +325,7 @@ func rebuildDirectory(t *testing.T, codec *schemas.Codec, input []*kgo.Record) m
 // Table.Apply, the memberships through directory.Members.Apply) and lists
 // every difference from rebuilt.
 func compareDirectory(rebuilt map[int64]directory.Row, changelogs []*kgo.Record, parts int32) []string {
-	d := directory.New(0)
+	d := directory.New()
 	accounts := d.Spec().Tables[0]
 	cust, prod := directory.NewMembers(), directory.NewMembers()
 	var diffs []string

@@ -144,7 +144,7 @@ func (c *pcluster) runInProcess(t testing.TB, opts ...stream.Option) (stop func(
 		log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
 	stops := []func(){
-		c.runOne(t, directory.New(0), log, opts...),
+		c.runOne(t, directory.New(), log, opts...),
 		c.runOne(t, dispatch.New(c.cat, log), log, opts...),
 	}
 	return func() {

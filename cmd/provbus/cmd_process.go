@@ -68,7 +68,7 @@ type processor func(deps processDeps) stream.Processor
 // processors is every processor provbus process runs. Adding one is one
 // line here.
 var processors = []processor{
-	func(d processDeps) stream.Processor { return directory.New(d.cfg.Process.WatermarkSkew.Std()) },
+	func(d processDeps) stream.Processor { return directory.New() },
 	func(d processDeps) stream.Processor { return dispatch.New(d.catalog, d.log.Named("dispatch")) },
 	func(d processDeps) stream.Processor {
 		return route.NewStream(d.catalog, d.cfg.Process.DedupWindow.Std()).
@@ -115,6 +115,9 @@ func runProcessors(ctx context.Context, deps processDeps) error {
 			}
 			return nil
 		})
+	}
+	if deps.cfg.Process.WatermarkSkew != 0 && selected(deps.only, directory.Group) {
+		deps.log.Warn("process.watermark_skew is ignored: the directory's watermarks are offsets, with no clock in the rule (docs/processing.md, Ordering)")
 	}
 	if deps.cfg.Process.InstanceID == "" && started > 0 {
 		deps.log.Warn("process.instance_id is not set: dynamic group membership, so after a crash this instance's " +

@@ -42,7 +42,7 @@ func lineDirectory(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
 	fmt.Fprintf(cfg.Log, "bench:   directory applied %d snapshots in %s (%.0f/s)\n", n, load.Round(time.Millisecond), float64(n)/load.Seconds())
 
 	// provbus: the directory's own Apply.
-	d := directory.New(0)
+	d := directory.New()
 	apply := d.Spec().Tables[0].Apply
 	pbTime, pbHeap, err := restore(ctx, c, directory.TopicAccountTable, n, func(r *kgo.Record) error { return apply(r.Partition, r) })
 	if err != nil {

@@ -67,11 +67,14 @@ func (c *cluster) latencies(ctx context.Context, from time.Time, topics ...strin
 type latency struct {
 	p50, p99, max time.Duration
 	n             int
+	// cpuPer1k is the process's CPU time per 1 000 events sent in the
+	// measured window (pipeline, broker and load generator alike).
+	cpuPer1k time.Duration
 }
 
 func summarize(samples []uint32) latency {
 	slices.Sort(samples)
-	return latency{simulate.Percentile(samples, 0.5), simulate.Percentile(samples, 0.99), simulate.Percentile(samples, 1), len(samples)}
+	return latency{p50: simulate.Percentile(samples, 0.5), p99: simulate.Percentile(samples, 0.99), max: simulate.Percentile(samples, 1), n: len(samples)}
 }
 
 func (l *latencies) result() (direct, inherited latency) {
@@ -113,6 +116,8 @@ func lineLatency(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
 		rows = append(rows, latencyRows(step, "INHERITED", pbInherited, bare, "≤ 150 ms",
 			fmt.Sprintf("%d inherited records; baseline: the bare copy loop, which has no inheritance", pbInherited.n))...)
 	}
+	rows = append(rows, Row{Step: step, Metric: "CPU per 1 000 events", Provbus: ms(pbDirect.cpuPer1k), Baseline: ms(bare.cpuPer1k),
+		Unit: "ms", Lower: true, Note: "CPU time of the whole process (pipeline, embedded broker, load generator) in the measured window and its 2 s tail, per 1 000 events sent; the baseline chain is the bare handler and one bare copy stage"})
 	stepDirect := "4. same, direct events only (no customer or product changes)"
 	rows = append(rows, latencyRows(stepDirect, "DIRECT", onlyDirect, bare, "≤ 50 ms",
 		fmt.Sprintf("%d direct handler records sampled", onlyDirect.n))...)
@@ -173,7 +178,7 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly boo
 		simulate.Options{URL: url, Rate: cfg.LatencyRate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
 		return latency{}, latency{}, err
 	}
-	from := time.Now()
+	from, cpu := time.Now(), cpuTime()
 	l, err := c.latencies(ctx, from, topics...)
 	if err != nil {
 		return latency{}, latency{}, err
@@ -185,9 +190,13 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly boo
 	}
 	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
 	time.Sleep(2 * time.Second) // let the tail of the run arrive
+	cpu = cpuTime() - cpu
 	direct, inherited = l.result()
 	if direct.n == 0 {
 		return latency{}, latency{}, errors.New("no record reached the output topics")
+	}
+	if rep.Sent > 0 {
+		direct.cpuPer1k = cpu * 1000 / time.Duration(rep.Sent)
 	}
 	return direct, inherited, nil
 }

@@ -239,10 +239,9 @@ type Process struct {
 	// partition (default 1 000 000, ~40 MB); past it the oldest are
 	// forgotten first, before the window ends.
 	DedupMaxIDs int `yaml:"dedup_max_ids"`
-	// WatermarkSkew is how far the directory's watermarks trail the newest
-	// fact (0 = directory.DefaultSkew, 100 ms): more than the clock
-	// disagreement between brokers and processor hosts, and a floor of
-	// every dispatch's latency.
+	// WatermarkSkew is accepted and ignored: the directory's watermarks
+	// are offsets since #14, with no clock in the rule. provbus process
+	// warns when it is set.
 	WatermarkSkew Duration `yaml:"watermark_skew"`
 	// RestoreTimeout bounds one state restore (every assigned changelog
 	// partition read to its end); past it the processor stops with an

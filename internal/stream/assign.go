@@ -152,10 +152,10 @@ func (l *loop) tickDue() *Tick {
 	}
 	now := time.Now()
 	if now.Sub(l.lastTick) < l.r.tickInterval {
-		return &Tick{Now: now, Assigned: l.assigned()}
+		return &Tick{Now: now, Assigned: l.assigned(), Position: l.position}
 	}
 	l.lastTick = now
-	t := &Tick{Now: now, Assigned: l.assigned(), CaughtUp: map[string][]int32{}}
+	t := &Tick{Now: now, Assigned: l.assigned(), CaughtUp: map[string][]int32{}, Position: l.position}
 	topics := make([]string, 0, len(l.r.spec.Inputs))
 	for _, in := range l.r.spec.Inputs {
 		topics = append(topics, in.Topic)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -75,6 +76,7 @@ func (r *Runner) newLoop(parts map[string]int32) (*loop, error) {
 		}
 	}
 	l.out.codec, l.out.parts, l.partsRead = r.codec, parts, time.Now()
+	l.out.lister = l.listEnds
 	l.m = newLoopMetrics(r.metrics, r.spec.Group, l.out)
 	return l, nil
 }
@@ -134,6 +136,7 @@ func (l *loop) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		l.out.newPoll()
 		l.m.pollReturned()
 		var fatal error
 		fs.EachError(func(t string, p int32, err error) {
@@ -321,6 +324,30 @@ func (l *loop) processAll(ctx context.Context, fs kgo.Fetches) error {
 		l.advance(rec)
 	})
 	return err
+}
+
+// listEnds lists the log end offsets of a physical topic (Output.EndOffsets).
+func (l *loop) listEnds(ctx context.Context, topic string) (map[int32]int64, error) {
+	listed, err := l.r.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream: end offsets of %s: %w", topic, err)
+	}
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	return ends, nil
+}
+
+// position is Tick.Position: the next offset to process of an assigned
+// input partition (topic named logically).
+func (l *loop) position(topic string, p int32) (int64, bool) {
+	if !l.have[p] {
+		return 0, false
+	}
+	off, ok := l.pos[partKey{l.r.ns.Topic(topic), p}]
+	return off, ok
 }
 
 func (l *loop) advance(rec *kgo.Record) {

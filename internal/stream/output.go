@@ -46,6 +46,11 @@ type Output struct {
 	// counts are the open poll's records per output topic, for the
 	// metrics (nil without them); a map lookup and an add per record.
 	counts map[string]*produceCount
+
+	// ends are the end offsets listed for the open poll, by physical
+	// topic (EndOffsets); lister lists them.
+	ends   map[string]map[int32]int64
+	lister func(ctx context.Context, topic string) (map[int32]int64, error)
 }
 
 var keyPartitioner = kgo.StickyKeyPartitioner(nil).ForTopic("")
@@ -109,6 +114,30 @@ func (o *Output) RecordTo(r *kgo.Record, partition int32) error {
 // Partitions returns the partition count of an output topic (0 if it is not
 // in Spec.Outputs).
 func (o *Output) Partitions(topic string) int32 { return o.parts[o.ns.Topic(topic)] }
+
+// EndOffsets implements Partitions: the poll's end offsets of topic,
+// listed at the first call of the poll.
+func (o *Output) EndOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	phys := o.ns.Topic(topic)
+	if ends, ok := o.ends[phys]; ok {
+		return ends, nil
+	}
+	if o.lister == nil {
+		return nil, fmt.Errorf("stream: no end offsets outside a runner (topic %s)", topic)
+	}
+	ends, err := o.lister(ctx, phys)
+	if err != nil {
+		return nil, err
+	}
+	if o.ends == nil {
+		o.ends = map[string]map[int32]int64{}
+	}
+	o.ends[phys] = ends
+	return ends, nil
+}
+
+// newPoll forgets the previous poll's end offsets.
+func (o *Output) newPoll() { clear(o.ends) }
 
 // Now is the time the poll started; processors stamp records with it so a
 // poll is deterministic within itself.

@@ -58,9 +58,16 @@ type Gate interface {
 }
 
 // Partitions tells the partition count of an output topic (0 if it is not
-// in Spec.Outputs); it is the read-only part of Output a Gate may use.
+// in Spec.Outputs) and the log end offsets of the poll; it is the
+// read-only part of Output a Gate may use.
 type Partitions interface {
 	Partitions(topic string) int32
+	// EndOffsets returns the log end offset of every partition of an
+	// input or output topic, listed once per poll after the poll
+	// returned: every record appended before any record of the poll is
+	// below them. Every call for the same topic within one poll (Ready
+	// and Process alike) returns the same offsets.
+	EndOffsets(ctx context.Context, topic string) (map[int32]int64, error)
 }
 
 // Tick is what the runner knows about progress when it calls Ticker.Tick.
@@ -76,6 +83,10 @@ type Tick struct {
 	CaughtUp map[string][]int32
 	// Assigned lists the input partition numbers this member owns.
 	Assigned []int32
+	// Position returns the next offset to process of an assigned
+	// partition of an input topic: every record below it has been
+	// processed, and that is committed with this poll's transaction.
+	Position func(topic string, partition int32) (int64, bool)
 }
 
 // Spec declares what a processor reads, writes and keeps.

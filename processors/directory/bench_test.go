@@ -13,7 +13,7 @@ func BenchmarkAccountTableMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		d := New(0)
+		d := New()
 		for a := int64(1); a <= accounts; a++ {
 			p := int32(a % 12)
 			if d.tables[p] == nil {

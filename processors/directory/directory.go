@@ -14,10 +14,11 @@
 // also owns that customer's memberships.
 //
 // The directory also writes watermarks into every membership partition: for
-// each account partition, a time such that every account fact with an
-// earlier timestamp has been applied. A dispatcher waits for them before it
-// fans a customer event out, so an account created before the customer
-// event is always in its fan-out (see docs/processing.md).
+// each account partition, the offsets of both inputs below which every
+// fact has been applied. A dispatcher waits for them to reach the inputs'
+// end offsets before it fans a customer event out, so an account created
+// before the customer event is always in its fan-out (watermark.go,
+// docs/processing.md).
 package directory
 
 import (
@@ -26,7 +27,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,10 +47,11 @@ const (
 	TopicProductTable  = topology.TopicProductMembers
 
 	watermarkPrefix = "wm/"
-	// watermarkSet prefixes the packed watermark record of one directory
-	// member: "wm/set/<lowest account partition it owns>", value
-	// "<partition>=<unix ms>,…" (see Tick).
-	watermarkSet = watermarkPrefix + "set/"
+	// watermarkOffsets prefixes the packed watermark record of one
+	// directory member: "wm/off/<lowest account partition it owns>",
+	// value "<partition>=<account offset>:<snapshot offset>,…" (see
+	// watermark.go).
+	watermarkOffsets = watermarkPrefix + "off/"
 )
 
 // Event types that change an account's closed mark.
@@ -58,27 +59,6 @@ const (
 	typeNew    = "Account/New"
 	typeClosed = "Account/Status/Closed"
 )
-
-// DefaultSkew is how far behind the newest processed record a watermark
-// stays. Fact topics carry broker time (LogAppendTime, watermark.go rule
-// 2), so within a partition timestamps follow the log; the skew covers
-// the clocks that still differ — the broker's against the directory
-// host's (the caught-up rule takes the directory's clock) and, on topics
-// created by hand with CreateTime, the ingest instances' — NTP keeps
-// hosts of one site within a few milliseconds, and 100 ms leaves an order
-// of magnitude of margin. It is a floor of every dispatch's latency (it
-// was 250 ms); operators whose clocks are not synchronised raise it
-// (process.watermark_skew).
-const DefaultSkew = 100 * time.Millisecond
-
-// IdleHeartbeat is how often a caught-up member with no new facts
-// advances its watermarks. A member writes one packed record per
-// membership partition (not one per account partition), so at 12
-// partitions an idle member writes 24 records per heartbeat: about 100
-// records a second at 250 ms, where the unpacked watermarks at one a
-// second cost 288. The heartbeat bounds the extra wait of a customer event
-// after a quiet spell (it was a second).
-const IdleHeartbeat = 250 * time.Millisecond
 
 // Directory is the directory processor.
 type Directory struct {
@@ -88,13 +68,9 @@ type Directory struct {
 	accounts prometheus.Gauge // nil: not reported
 }
 
-// New returns a directory processor whose watermarks trail the newest fact
-// by skew (0 = DefaultSkew).
-func New(skew time.Duration) *Directory {
-	if skew <= 0 {
-		skew = DefaultSkew
-	}
-	return &Directory{tables: map[int32]map[int64]Row{}, marks: newMarks(skew, []string{TopicAccounts, TopicSnapshot})}
+// New returns a directory processor.
+func New() *Directory {
+	return &Directory{tables: map[int32]map[int64]Row{}, marks: newMarks()}
 }
 
 // Spec implements stream.Processor.
@@ -122,9 +98,9 @@ type Snapshot struct {
 
 // Process implements stream.Processor.
 func (d *Directory) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
-	// Every record read counts for the watermark, facts or not: what
-	// matters is that nothing older is left unread in this partition.
-	d.marks.observe(in.Raw.Topic, in.Raw.Partition, in.Raw.Timestamp)
+	// Every record read moves the watermark, facts or not: what
+	// matters is that nothing below it is left unread in this partition.
+	d.marks.observe(in.Raw.Partition)
 	var f Fact
 	switch in.Raw.Topic {
 	case TopicSnapshot:
@@ -202,10 +178,10 @@ func memberRecord(c Change) (*kgo.Record, []byte) {
 	return r, []byte(owner)
 }
 
-// Tick writes watermarks: when the runner listed end offsets (at most
-// once per tick interval) and a released time moved, the packed record of
-// this member goes to every membership partition, after the rows of the
-// poll and in its transaction. The rule is watermark.go's.
+// Tick writes watermarks: when this poll processed records (or a
+// partition was assigned since the last write), the packed record of this
+// member goes to every membership partition, after the rows of the poll
+// and in its transaction. The rule is watermark.go's.
 func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) error {
 	if d.accounts != nil {
 		// Here rather than per fact: Tick runs once per poll on the
@@ -217,14 +193,18 @@ func (d *Directory) Tick(_ context.Context, t stream.Tick, out *stream.Output) e
 		}
 		d.accounts.Set(float64(n))
 	}
-	if t.CaughtUp == nil || len(t.Assigned) == 0 || !d.marks.release(t) {
+	if len(t.Assigned) == 0 || t.Position == nil || !d.marks.due(t.Assigned) {
+		return nil
+	}
+	key, value := d.marks.key(t.Assigned), d.marks.value(t)
+	if len(value) == 0 {
 		return nil
 	}
 	for _, topic := range []string{TopicCustomerTable, TopicProductTable} {
 		for mp := int32(0); mp < out.Partitions(topic); mp++ {
-			r := d.marks.record(t.Assigned)
-			r.Topic = topic
-			if err := out.RecordTo(r, mp); err != nil {
+			// Records are not reused across produces; key and value are
+			// read-only and shared.
+			if err := out.RecordTo(&kgo.Record{Topic: topic, Key: key, Value: value}, mp); err != nil {
 				return err
 			}
 		}

@@ -27,7 +27,7 @@ type Members struct {
 
 type memberPart struct {
 	owners map[int64]*group
-	wm     map[int32]int64 // account partition → watermark (unix ms)
+	wm     map[inputPart]int64 // directory input partition → watermark (offset)
 }
 
 // group keeps one owner's accounts in a slice (16 bytes each) and adds an
@@ -48,7 +48,7 @@ func NewMembers() *Members {
 func (m *Members) part(p int32) *memberPart {
 	mp := m.parts[p]
 	if mp == nil {
-		mp = &memberPart{owners: map[int64]*group{}, wm: map[int32]int64{}}
+		mp = &memberPart{owners: map[int64]*group{}, wm: map[inputPart]int64{}}
 		m.parts[p] = mp
 	}
 	return mp

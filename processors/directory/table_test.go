@@ -95,33 +95,25 @@ func TestMembersLargeOwner(t *testing.T) {
 	}
 }
 
-func TestWatermark(t *testing.T) {
-	m := NewMembers()
-	rec := func(p, ms string) *kgo.Record { return &kgo.Record{Key: []byte("wm/" + p), Value: []byte(ms)} }
-	for _, r := range []*kgo.Record{rec("0", "100"), rec("1", "50"), rec("1", "40")} {
-		if err := m.Apply(3, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !m.reached(3, 2, 50) || m.reached(3, 2, 51) || m.reached(3, 3, 10) || m.reached(2, 1, 0) {
-		t.Fatal("watermark bookkeeping wrong")
-	}
-}
-
 func TestWatermarkSet(t *testing.T) {
 	m := NewMembers()
 	set := func(key, v string) *kgo.Record { return &kgo.Record{Key: []byte(key), Value: []byte(v)} }
+	ends := func(acc, snap int64) Ends {
+		return Ends{TopicAccounts: {0: acc, 1: acc, 2: acc}, TopicSnapshot: {0: snap, 1: snap, 2: snap}}
+	}
 	// Two members' packed records, then a stale one from an earlier
 	// assignment: watermarks only move up.
-	for _, r := range []*kgo.Record{set("wm/set/0", "0=100,1=90"), set("wm/set/2", "2=80"), set("wm/set/1", "1=10,2=10")} {
+	for _, r := range []*kgo.Record{set("wm/off/0", "0=100:7,1=90:8"), set("wm/off/2", "2=80:9"), set("wm/off/1", "1=10:0,2=10:0")} {
 		if err := m.Apply(3, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !m.reached(3, 3, 80) || m.reached(3, 3, 81) {
+	if !m.reached(3, 3, ends(80, 7)) || m.reached(3, 3, ends(81, 7)) || m.reached(3, 3, ends(80, 8)) || m.reached(2, 1, ends(1, 0)) {
 		t.Fatal("packed watermark bookkeeping wrong")
 	}
-	if err := m.Apply(3, set("wm/set/0", "0=x")); err == nil {
-		t.Fatal("bad packed watermark accepted")
+	for _, bad := range []string{"0=x", "0=1", "0=1:x", "x=1:1"} {
+		if err := m.Apply(3, set("wm/off/0", bad)); err == nil {
+			t.Fatalf("bad packed watermark %q accepted", bad)
+		}
 	}
 }

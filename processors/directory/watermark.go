@@ -5,60 +5,63 @@ package directory
 // Writer, encoding and reader are all in this file; docs/processing.md
 // ("Ordering") tells the same story for operators.
 //
+// Watermarks are offsets, not times: no clock, skew or heartbeat is part
+// of the rule (the time watermarks before #14 made every inherited event
+// wait at least a skew of 100 ms plus a tick).
+//
 // # The promise
 //
-// A watermark W of account partition a, read by a dispatcher in membership
-// partition m, promises: every fact with a record timestamp below W in
-// partition a of every directory input — portabilling.account a AND
-// provbus.directory.snapshot a — has been applied, and its membership rows
-// are in partition m before the record carrying W. A dispatcher releases a
-// record with timestamp T once the watermarks of all account partitions in
-// its membership partition are ≥ T (Members.Reached).
+// A watermark (a, o, s), read by a dispatcher in membership partition m,
+// promises: every record below offset o of portabilling.account a and
+// below offset s of provbus.directory.snapshot a has been applied, and its
+// membership rows are in partition m before the record carrying the
+// watermark.
+//
+// # The rule the dispatcher follows
+//
+// A dispatcher holds each polled customer (or product) record until, for
+// every account partition a, the watermark of a in its membership
+// partition is at or past the end offsets of both directory inputs listed
+// after the poll returned (stream.Partitions.EndOffsets: one listing per
+// poll). The customer record was appended before the poll returned, so
+// every fact appended before it lies below those end offsets.
 //
 // # Why it holds
 //
-//  1. Per input, per partition. The directory remembers the newest
-//     timestamp it processed for each input topic-partition apart
-//     (marks.newest).
-//     The inputs are separate logs read at their own pace: a snapshot
-//     partition may be read to a newer time than an unread Account/New in
-//     the account partition of the same number. The released time of
-//     partition a is therefore the MINIMUM over its inputs, never the
-//     maximum (the maximum released customer events before older account
-//     facts were read: TestWatermarkPerInput and its twin).
-//  2. Newest applied covers everything before it because record timestamps
-//     are broker time: the domain topics and the snapshot topic are
-//     created with message.timestamp.type=LogAppendTime (topology), so in
-//     one partition a record appended later never carries an earlier
-//     timestamp — not even a producer's retry of an old batch, which
-//     CreateTime would stamp with the first attempt's clock. The skew
-//     (DefaultSkew) only has to cover clocks that still differ: the
-//     broker's against the directory's own for the caught-up rule below,
-//     and topics created by hand with CreateTime.
-//  3. Caught up means now. An input partition the runner found caught up
-//     with its log end at Tick.Now has applied every record appended
-//     before Now; anything appended later is stamped ≥ Now by the broker.
-//     Its contribution is then Now (idle inputs do not hold anything back).
-//  4. Rows before marks. Membership rows are written by Process and the
-//     watermark record by Tick in the same transaction, after them; a
-//     dispatcher reads membership partitions read_committed and in order,
-//     so the rows a watermark covers are applied before it.
-//  5. Only up. A released time never moves down (marks.wm, and the reader
-//     keeps the maximum per account partition), so a stale packed record
-//     left by an earlier assignment of the partitions changes nothing.
+//  1. Per input, per partition. The two inputs are separate logs read at
+//     their own pace, so each has its own position; one number shared by
+//     both (the larger) released a customer event while an older
+//     Account/New was unread (TestWatermarkPerInput and its twin).
+//  2. Positions are the runner's: Tick.Position is the next offset to
+//     process, and it is committed in the same transaction as the
+//     watermark record, after every membership row of the poll (Process
+//     writes rows, Tick the watermark). A dispatcher reads membership
+//     partitions read_committed and in order, so the rows a watermark
+//     covers are applied before it.
+//  3. Only up. A position never moves down once committed (a new owner
+//     resumes from the committed offset), and the reader keeps the
+//     maximum per input partition, so a stale record left by an earlier
+//     assignment changes nothing.
+//  4. No fact, no wait. An idle directory writes nothing: the end offsets
+//     do not move either, so its last watermark still covers them. An
+//     input partition with no record at all ends at offset 0 and needs no
+//     watermark.
+//
+// The fact topics are written without transactions (ingest, import), so
+// a caught-up position equals the log end offset.
 //
 // # Encoding
 //
-// One packed record per directory member in every membership partition:
-// key "wm/set/<the member's lowest account partition>", value
-// "<account partition>=<unix ms>,…". Versions before the packed records
-// wrote "wm/<account partition>" = "<unix ms>"; the reader still applies
-// them.
+// One packed record per directory member in every membership partition,
+// written in every poll that processed records (and once after each
+// assignment): key "wm/off/<the member's lowest account partition>",
+// value "<account partition>=<account offset>:<snapshot offset>,…". The
+// time watermarks of earlier versions ("wm/<p>", "wm/set/<p>") are
+// ignored.
 
 import (
 	"context"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -76,114 +79,75 @@ type inputPart struct {
 
 // marks is the writer side, kept by the directory on the runner's loop.
 type marks struct {
-	skew   int64    // ms
-	inputs []string // the directory's input topics
-	newest map[inputPart]int64
-	fresh  map[int32]bool  // account partition → facts applied since it was last considered
-	wm     map[int32]int64 // account partition → released time last written (ms)
-	wrote  time.Time       // when a packed record was last written
+	fresh   map[int32]bool // account partition → records processed since the last write
+	written map[int32]bool // account partition → written since it was assigned
 
-	// shared keys every input by partition number alone, the rule before
-	// #18. Only the negative twin of TestWatermarkPerInput sets it.
+	// shared writes one position per partition number for both inputs,
+	// the larger: the rule 1 forbids. Only the negative twin of
+	// TestWatermarkPerInput sets it.
 	shared bool
 }
 
-func newMarks(skew time.Duration, inputs []string) *marks {
-	return &marks{skew: skew.Milliseconds(), inputs: inputs,
-		newest: map[inputPart]int64{}, fresh: map[int32]bool{}, wm: map[int32]int64{}}
+func newMarks() *marks {
+	return &marks{fresh: map[int32]bool{}, written: map[int32]bool{}}
 }
 
-func (m *marks) key(topic string, p int32) inputPart {
-	if m.shared {
-		topic = ""
+// observe notes that a record of account partition p (either input) was
+// processed in this poll.
+func (m *marks) observe(p int32) { m.fresh[p] = true }
+
+// due reports whether this poll's Tick writes a watermark record: records
+// were processed, or a partition was assigned since the last write.
+func (m *marks) due(assigned []int32) bool {
+	for _, p := range assigned {
+		if m.fresh[p] || !m.written[p] {
+			return true
+		}
 	}
-	return inputPart{topic, p}
+	return false
 }
 
-// observe notes that the record of input topic, partition p, with
-// timestamp ts is processed (a fact or not: nothing older is unread).
-func (m *marks) observe(topic string, p int32, ts time.Time) {
-	k := m.key(topic, p)
-	if ms := ts.UnixMilli(); ms > m.newest[k] {
-		m.newest[k] = ms
-	}
-	m.fresh[p] = true
-}
-
-// release moves the released time of every assigned account partition as
-// far as the inputs allow (rules 1 and 3 above) and reports whether one
-// moved. A partition is considered when facts were applied to it since
-// the last time, or every IdleHeartbeat, so an idle member writes at
-// most four packed records a second.
-func (m *marks) release(t stream.Tick) bool {
-	caught := map[inputPart]bool{}
-	for topic, ps := range t.CaughtUp {
-		for _, p := range ps {
-			caught[inputPart{topic, p}] = true
-		}
-	}
-	heartbeat := t.Now.Sub(m.wrote) >= IdleHeartbeat
-	now := t.Now.UnixMilli()
-	moved := false
-	for _, p := range t.Assigned {
-		if !m.fresh[p] && !heartbeat {
-			continue
-		}
-		delete(m.fresh, p)
-		released := int64(math.MaxInt64)
-		if m.shared {
-			released = m.newest[m.key("", p)]
-			all := true
-			for _, in := range m.inputs {
-				all = all && caught[inputPart{in, p}]
-			}
-			if all {
-				released = max(released, now)
-			}
-		} else {
-			for _, in := range m.inputs {
-				k := inputPart{in, p}
-				at := m.newest[k]
-				if caught[k] {
-					at = max(at, now)
-				}
-				released = min(released, at)
-			}
-		}
-		if released -= m.skew; released > m.wm[p] {
-			m.wm[p] = released
-			moved = true
-		}
-	}
-	if moved {
-		m.wrote = t.Now
-	}
-	return moved
-}
-
-// record is the packed watermark record of the member owning assigned
-// (sorted) account partitions.
-func (m *marks) record(assigned []int32) *kgo.Record {
+// value is the packed watermark of every assigned account partition
+// (sorted) at the positions of t; the partitions count as written.
+func (m *marks) value(t stream.Tick) []byte {
 	var value []byte
-	for i, p := range assigned {
-		if i > 0 {
+	for _, p := range t.Assigned {
+		acc, ok1 := t.Position(TopicAccounts, p)
+		snap, ok2 := t.Position(TopicSnapshot, p)
+		if !ok1 || !ok2 {
+			continue // not loaded: no promise for it
+		}
+		if m.shared {
+			acc, snap = max(acc, snap), max(acc, snap)
+		}
+		if len(value) > 0 {
 			value = append(value, ',')
 		}
 		value = strconv.AppendInt(value, int64(p), 10)
 		value = append(value, '=')
-		value = strconv.AppendInt(value, m.wm[p], 10)
+		value = strconv.AppendInt(value, acc, 10)
+		value = append(value, ':')
+		value = strconv.AppendInt(value, snap, 10)
+		delete(m.fresh, p)
+		m.written[p] = true
 	}
-	return &kgo.Record{Key: []byte(watermarkSet + strconv.Itoa(int(assigned[0]))), Value: value}
+	return value
+}
+
+// key is the packed record's key for a member owning assigned (sorted).
+func (m *marks) key(assigned []int32) []byte {
+	return []byte(watermarkOffsets + strconv.Itoa(int(assigned[0])))
 }
 
 // drop forgets account partition p (revoked or reloaded).
 func (m *marks) drop(p int32) {
-	for _, in := range m.inputs {
-		delete(m.newest, m.key(in, p))
-	}
 	delete(m.fresh, p)
-	delete(m.wm, p)
+	delete(m.written, p)
 }
+
+// Ends are the log end offsets a record waits for: input topic (logical
+// name) → partition → end offset.
+type Ends map[string]map[int32]int64
 
 // applyWatermark applies a watermark record of membership partition p to
 // the reader side; ok is false when r is not a watermark record.
@@ -192,34 +156,39 @@ func (m *Members) applyWatermark(p int32, r *kgo.Record) (ok bool, err error) {
 	if !strings.HasPrefix(key, watermarkPrefix) {
 		return false, nil
 	}
-	var pairs []string
-	if strings.HasPrefix(key, watermarkSet) {
-		pairs = strings.Split(string(r.Value), ",")
-	} else { // "wm/<partition>" = "<ms>", before the packed records
-		pairs = []string{key[len(watermarkPrefix):] + "=" + string(r.Value)}
+	if !strings.HasPrefix(key, watermarkOffsets) {
+		return true, nil // a time watermark of an earlier version
 	}
 	type mark struct {
-		part int32
-		ms   int64
+		part      int32
+		acc, snap int64
 	}
-	parsed := make([]mark, 0, len(pairs))
-	for _, pair := range pairs {
-		ps, ms, found := strings.Cut(pair, "=")
+	var parsed []mark
+	for pair := range strings.SplitSeq(string(r.Value), ",") {
+		ps, offs, found := strings.Cut(pair, "=")
+		acc, snap, found2 := strings.Cut(offs, ":")
 		ap, perr := strconv.ParseInt(ps, 10, 32)
-		v, verr := strconv.ParseInt(ms, 10, 64)
-		if !found || perr != nil || verr != nil {
-			return true, fmt.Errorf("watermark %q = %q: want <partition>=<unix ms>", key, r.Value)
+		a, aerr := strconv.ParseInt(acc, 10, 64)
+		s, serr := strconv.ParseInt(snap, 10, 64)
+		if !found || !found2 || perr != nil || aerr != nil || serr != nil {
+			return true, fmt.Errorf("watermark %q = %q: want <partition>=<offset>:<offset>,…", key, r.Value)
 		}
-		parsed = append(parsed, mark{int32(ap), v})
+		parsed = append(parsed, mark{int32(ap), a, s})
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mp := m.part(p)
 	moved := false
 	for _, mk := range parsed {
-		if mk.ms > mp.wm[mk.part] { // rule 5: only up
-			mp.wm[mk.part] = mk.ms
-			moved = true
+		for _, in := range []inputPart{{TopicAccounts, mk.part}, {TopicSnapshot, mk.part}} {
+			off := mk.acc
+			if in.topic == TopicSnapshot {
+				off = mk.snap
+			}
+			if off > mp.wm[in] { // rule 3: only up
+				mp.wm[in] = off
+				moved = true
+			}
 		}
 	}
 	if moved {
@@ -229,23 +198,22 @@ func (m *Members) applyWatermark(p int32, r *kgo.Record) (ok bool, err error) {
 	return true, nil
 }
 
-// Reached reports whether partition p's watermarks from every one of the
-// accountPartitions are at or past ts: the directory has applied every
-// account fact with an earlier timestamp.
-func (m *Members) Reached(p int32, accountPartitions int32, ts time.Time) bool {
+// Reached reports whether partition p's watermarks are at or past ends
+// for every one of the accountPartitions: the directory has applied every
+// fact below those offsets.
+func (m *Members) Reached(p int32, accountPartitions int32, ends Ends) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.reached(p, accountPartitions, ts.UnixMilli())
+	return m.reached(p, accountPartitions, ends)
 }
 
-// Wait blocks until Reached(p, accountPartitions, ts) or maxWait passes
-// or ctx ends; it reports whether the watermark was reached.
-func (m *Members) Wait(ctx context.Context, p int32, accountPartitions int32, ts time.Time, maxWait time.Duration) bool {
-	want := ts.UnixMilli()
+// Wait blocks until Reached(p, accountPartitions, ends) or maxWait passes
+// or ctx ends; it reports whether the watermarks were reached.
+func (m *Members) Wait(ctx context.Context, p int32, accountPartitions int32, ends Ends, maxWait time.Duration) bool {
 	var timer *time.Timer
 	for {
 		m.mu.Lock()
-		ok := m.reached(p, accountPartitions, want)
+		ok := m.reached(p, accountPartitions, ends)
 		ch := m.changed
 		m.mu.Unlock()
 		if ok {
@@ -265,14 +233,17 @@ func (m *Members) Wait(ctx context.Context, p int32, accountPartitions int32, ts
 	}
 }
 
-func (m *Members) reached(p, n int32, want int64) bool {
+func (m *Members) reached(p, n int32, ends Ends) bool {
 	mp := m.parts[p]
-	if mp == nil {
-		return false
-	}
-	for a := int32(0); a < n; a++ {
-		if mp.wm[a] < want {
-			return false
+	for topic, byPart := range ends {
+		for a := int32(0); a < n; a++ {
+			end := byPart[a]
+			if end == 0 {
+				continue // no record, nothing to apply (rule 4)
+			}
+			if mp == nil || mp.wm[inputPart{topic, a}] < end {
+				return false
+			}
 		}
 	}
 	return true

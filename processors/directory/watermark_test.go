@@ -2,30 +2,34 @@ package directory
 
 import (
 	"testing"
-	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/provbus/provbus/internal/stream"
 )
 
 // pipeline runs the directory's and a dispatcher's cores in an order the
-// test chooses: one account partition (0), one membership partition (0).
+// test chooses: one account partition (0), one membership partition (0),
+// each input's position kept as the runner keeps it.
 type pipeline struct {
 	t       *testing.T
 	dir     *Directory
 	members *Members
+	pos     map[string]int64 // input topic → next offset to process
 }
 
 func newPipeline(t *testing.T, shared bool) *pipeline {
-	d := New(100 * time.Millisecond)
+	d := New()
 	d.marks.shared = shared
-	return &pipeline{t: t, dir: d, members: NewMembers()}
+	return &pipeline{t: t, dir: d, members: NewMembers(), pos: map[string]int64{}}
 }
 
-// read is the directory processing one input record of partition 0 with
-// broker timestamp at (ms): Process's steps, with the membership rows
-// delivered to the dispatcher's table at once.
-func (p *pipeline) read(topic string, at int64, f Fact) {
-	p.dir.marks.observe(topic, 0, time.UnixMilli(at))
+// read is the directory processing the next record of input topic,
+// partition 0: Process's steps, with the membership rows delivered to the
+// dispatcher's table at once.
+func (p *pipeline) read(topic string, f Fact) {
+	p.dir.marks.observe(0)
+	p.pos[topic]++
 	_, changes, _ := p.dir.learn(0, f)
 	for _, c := range changes {
 		r, _ := memberRecord(c)
@@ -35,22 +39,28 @@ func (p *pipeline) read(topic string, at int64, f Fact) {
 	}
 }
 
-// tick is the directory's Tick at now (ms) with the inputs caught up,
-// its watermark record (if any) delivered to the dispatcher's table.
-func (p *pipeline) tick(now int64, caughtUp map[string][]int32) {
-	t := stream.Tick{Now: time.UnixMilli(now), CaughtUp: caughtUp, Assigned: []int32{0}}
-	if !p.dir.marks.release(t) {
-		return
+// tick is the directory's Tick: its watermark record (if due) delivered
+// to the dispatcher's table. It reports whether a record was written.
+func (p *pipeline) tick() bool {
+	t := stream.Tick{Assigned: []int32{0}, Position: func(topic string, part int32) (int64, bool) {
+		return p.pos[topic], part == 0
+	}}
+	if !p.dir.marks.due(t.Assigned) {
+		return false
 	}
-	if err := p.members.Apply(0, p.dir.marks.record(t.Assigned)); err != nil {
+	r := recordOf(p.dir.marks.key(t.Assigned), p.dir.marks.value(t))
+	if err := p.members.Apply(0, r); err != nil {
 		p.t.Fatal(err)
 	}
+	return true
 }
 
 // fanOut is the dispatcher's view of customer's accounts for an event
-// with timestamp at, or ok false while the watermark holds it back.
-func (p *pipeline) fanOut(customer, at int64) (accounts []int64, ok bool) {
-	if !p.members.Reached(0, 1, time.UnixMilli(at)) {
+// polled when the inputs end at accountEnd and snapshotEnd, or ok false
+// while the watermark holds it back.
+func (p *pipeline) fanOut(customer, accountEnd, snapshotEnd int64) (accounts []int64, ok bool) {
+	ends := Ends{TopicAccounts: {0: accountEnd}, TopicSnapshot: {0: snapshotEnd}}
+	if !p.members.Reached(0, 1, ends) {
 		return nil, false
 	}
 	for _, m := range p.members.Accounts(0, customer, nil) {
@@ -59,30 +69,30 @@ func (p *pipeline) fanOut(customer, at int64) (accounts []int64, ok bool) {
 	return accounts, true
 }
 
-// perInputScenario: Account/New for account 11 of customer 1 at t=1 s in
-// portabilling.account 0, unread; Customer/Status/Suspend of customer 1 at
-// t=2 s; a snapshot of account 21 (customer 2) at t=3 s in
-// provbus.directory.snapshot 0, read, and that input caught up. It
-// returns the accounts the customer event is fanned out to.
+// perInputScenario: Account/New for account 11 of customer 1 at offset 0
+// of portabilling.account 0, unread; a snapshot of account 21 (customer 2)
+// at offset 0 of provbus.directory.snapshot 0, read; then
+// Customer/Status/Suspend of customer 1 is polled with both inputs ending
+// at 1. It returns the accounts the customer event is fanned out to.
 func perInputScenario(t *testing.T, shared bool) []int64 {
 	p := newPipeline(t, shared)
-	p.read(TopicSnapshot, 3000, Fact{Account: 21, Customer: ptr(int64(2)), Closed: ptr(false)})
-	p.tick(3500, map[string][]int32{TopicSnapshot: {0}}) // portabilling.account 0 still has the Account/New
-	if got, ok := p.fanOut(1, 2000); ok {
+	p.read(TopicSnapshot, Fact{Account: 21, Customer: ptr(int64(2)), Closed: ptr(false)})
+	p.tick() // portabilling.account 0 still has the Account/New
+	if got, ok := p.fanOut(1, 1, 1); ok {
 		return got // released before the Account/New was read
 	}
-	p.read(TopicAccounts, 1000, Fact{Account: 11, Customer: ptr(int64(1)), Closed: ptr(false)})
-	p.tick(3600, map[string][]int32{TopicSnapshot: {0}, TopicAccounts: {0}})
-	got, ok := p.fanOut(1, 2000)
+	p.read(TopicAccounts, Fact{Account: 11, Customer: ptr(int64(1)), Closed: ptr(false)})
+	p.tick()
+	got, ok := p.fanOut(1, 1, 1)
 	if !ok {
-		t.Fatal("both inputs read and caught up, yet the customer event is not released")
+		t.Fatal("both inputs read to their end, yet the customer event is not released")
 	}
 	return got
 }
 
-// The released time of a partition is the minimum over its inputs: a
-// newer snapshot does not release a customer event while an older
-// Account/New of the same partition number is unread.
+// The inputs are tracked apart: a snapshot read to its end does not
+// release a customer event while an Account/New of the same partition
+// number is unread.
 func TestWatermarkPerInput(t *testing.T) {
 	got := perInputScenario(t, false)
 	if len(got) != 1 || got[0] != 11 {
@@ -90,35 +100,52 @@ func TestWatermarkPerInput(t *testing.T) {
 	}
 }
 
-// Negative twin: one timestamp per partition number shared by both inputs
-// (the rule before #18) releases the event early and misses the account.
+// Negative twin: one position per partition number shared by both inputs
+// (the larger) releases the event early and misses the account.
 func TestWatermarkPerInputTwin(t *testing.T) {
 	if got := perInputScenario(t, true); len(got) != 0 {
 		t.Fatalf("shared watermark: fan-out %v includes the unread account; the scenario cannot catch the bug", got)
 	}
 }
 
-// An idle, caught-up member moves its watermarks with the clock, at most
-// every IdleHeartbeat; a partition with unread records does not move past
-// its newest record however long it is idle.
-func TestWatermarkHeartbeat(t *testing.T) {
+// A member writes its watermark once after an assignment, then only in
+// polls that processed records; inputs without records hold nothing back,
+// and a stale watermark record never moves one down.
+func TestWatermarkWrites(t *testing.T) {
 	p := newPipeline(t, false)
-	both := map[string][]int32{TopicSnapshot: {0}, TopicAccounts: {0}}
-	p.tick(10_000, both)
-	if !p.members.Reached(0, 1, time.UnixMilli(9_900)) || p.members.Reached(0, 1, time.UnixMilli(9_901)) {
-		t.Fatalf("caught up at 10 s with 100 ms skew: want released exactly to 9.9 s, got %v", p.members.parts[0].wm)
+	if _, ok := p.fanOut(1, 0, 0); !ok {
+		t.Fatal("empty inputs: nothing to wait for, yet the event is held")
 	}
-	p.tick(10_100, both) // before the heartbeat: no record
-	if p.members.Reached(0, 1, time.UnixMilli(10_000)) {
-		t.Fatal("watermark moved without new facts before IdleHeartbeat")
+	if !p.tick() {
+		t.Fatal("no watermark written after the assignment")
 	}
-	p.tick(10_000+IdleHeartbeat.Milliseconds(), both)
-	if !p.members.Reached(0, 1, time.UnixMilli(10_100)) {
-		t.Fatal("idle heartbeat did not move the watermark")
+	if p.tick() {
+		t.Fatal("watermark written again without records processed")
 	}
-	p.read(TopicAccounts, 20_000, Fact{Account: 5, Customer: ptr(int64(1))})
-	p.tick(60_000, map[string][]int32{TopicSnapshot: {0}}) // account input behind
-	if !p.members.Reached(0, 1, time.UnixMilli(19_900)) || p.members.Reached(0, 1, time.UnixMilli(19_901)) {
-		t.Fatalf("account input behind at its record of 20 s: want released to 19.9 s, got %v", p.members.parts[0].wm)
+	p.read(TopicAccounts, Fact{Account: 5, Customer: ptr(int64(1))})
+	p.read(TopicAccounts, Fact{Account: 6, Customer: ptr(int64(1))})
+	if _, ok := p.fanOut(1, 2, 0); ok {
+		t.Fatal("released before the watermark of the poll that read the facts was written")
+	}
+	if !p.tick() {
+		t.Fatal("no watermark after a poll that processed records")
+	}
+	if got, ok := p.fanOut(1, 2, 0); !ok || len(got) != 2 {
+		t.Fatalf("fan-out = %v, %v; want both accounts, released", got, ok)
+	}
+	if err := p.members.Apply(0, recordOf([]byte(watermarkOffsets+"0"), []byte("0=1:0"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.fanOut(1, 2, 0); !ok {
+		t.Fatal("a stale watermark record moved the watermark down")
+	}
+	// Time watermarks of earlier versions are skipped, not misread.
+	if err := p.members.Apply(0, recordOf([]byte("wm/set/0"), []byte("0=1767225600000"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.fanOut(1, 3, 0); ok {
+		t.Fatal("an old time watermark was read as an offset")
 	}
 }
+
+func recordOf(key, value []byte) *kgo.Record { return &kgo.Record{Key: key, Value: value} }

@@ -9,10 +9,10 @@
 // partitioned like portabilling.customer and portabilling.product: the
 // dispatcher that owns customer partition p follows membership partition p
 // (stream.Table with Follow). Before a poll's transaction begins (Ready,
-// stream.Gate) it waits for the directory's watermarks to pass the
-// timestamp of every record of the poll, so every account fact logged
-// before an event is in that event's fan-out, and no transaction is open
-// while it waits. A stopped directory blocks dispatch until it is back:
+// stream.Gate) it waits for the directory's watermarks to reach the end
+// offsets of the directory's inputs listed after the poll, so every
+// account fact logged before an event is in that event's fan-out, and no
+// transaction is open while it waits. A stopped directory blocks dispatch until it is back:
 // see docs/processing.md, "When the directory is down".
 package dispatch
 
@@ -99,20 +99,22 @@ var errNotReleased = errors.New("directory watermark not reached (stream.Gate no
 
 // Ready implements stream.Gate: it blocks, before the poll's transaction
 // begins, until the directory's watermarks in the record's membership
-// partition pass the record's timestamp. Every record of the parent topics
-// waits, inherited type or not: one rule, the same for Ready and Process,
-// and a record that inherits nothing only waits for the few hundred
-// milliseconds the watermarks trail behind. While the directory is down it
-// blocks without limit (dispatching with fewer accounts than exist would
-// lose provisioning events silently), says so every blockedLogEvery and
-// sets provbus_dispatch_blocked_since_seconds.
+// partition reach the end offsets of the directory's inputs listed after
+// the poll returned (directory/watermark.go): every account fact appended
+// before the record is then applied. Every record of the parent topics
+// waits, inherited type or not: one rule, the same for Ready and Process;
+// a caught-up directory makes it a look-up. While the directory is down
+// with facts unread it blocks without limit (dispatching with fewer
+// accounts than exist would lose provisioning events silently), says so
+// every blockedLogEvery and sets provbus_dispatch_blocked_since_seconds.
 func (d *Dispatcher) Ready(ctx context.Context, in *stream.Record, topics stream.Partitions) error {
 	members := d.members(in.Raw.Topic)
 	if members == nil || d.unordered {
 		return nil
 	}
-	p, ts, n := in.Raw.Partition, in.Raw.Timestamp, topics.Partitions(directory.TopicAccounts)
-	if members.Reached(p, n, ts) {
+	p, n := in.Raw.Partition, topics.Partitions(directory.TopicAccounts)
+	ends, err := d.ends(ctx, topics)
+	if err == nil && members.Reached(p, n, ends) {
 		return nil
 	}
 	started := time.Now()
@@ -120,15 +122,40 @@ func (d *Dispatcher) Ready(ctx context.Context, in *stream.Record, topics stream
 		d.blocked.Set(float64(started.UnixMilli()) / 1000)
 		defer d.blocked.Set(0)
 	}
-	for !members.Wait(ctx, p, n, ts, blockedLogEvery) {
-		if err := ctx.Err(); err != nil {
-			return err
+	for {
+		if err == nil && members.Wait(ctx, p, n, ends, blockedLogEvery) {
+			return nil
 		}
-		d.log.Warn("dispatch blocked: the directory's watermark has not reached this record (is provbus-directory running and caught up?)",
-			zap.String("topic", in.Raw.Topic), zap.Int32("partition", p), zap.Time("record_time", ts),
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err != nil {
+			d.log.Warn("dispatch blocked: cannot list the directory inputs' end offsets", zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			ends, err = d.ends(ctx, topics)
+			continue
+		}
+		d.log.Warn("dispatch blocked: the directory has not applied the account facts logged before this record (is provbus-directory running and caught up?)",
+			zap.String("topic", in.Raw.Topic), zap.Int32("partition", p), zap.Int64("offset", in.Raw.Offset),
 			zap.Duration("blocked_for", time.Since(started).Round(time.Second)))
 	}
-	return nil
+}
+
+// ends returns the poll's end offsets of the directory's inputs.
+func (d *Dispatcher) ends(ctx context.Context, topics stream.Partitions) (directory.Ends, error) {
+	ends := directory.Ends{}
+	for _, t := range []string{directory.TopicAccounts, directory.TopicSnapshot} {
+		e, err := topics.EndOffsets(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		ends[t] = e
+	}
+	return ends, nil
 }
 
 func (d *Dispatcher) members(topic string) *directory.Members {
@@ -142,7 +169,7 @@ func (d *Dispatcher) members(topic string) *directory.Members {
 }
 
 // Process implements stream.Processor.
-func (d *Dispatcher) Process(_ context.Context, in *stream.Record, out *stream.Output) error {
+func (d *Dispatcher) Process(ctx context.Context, in *stream.Record, out *stream.Output) error {
 	ev := in.Event
 	rules := d.cat.InheritedFrom(ev.EventType)
 	if len(rules) == 0 {
@@ -156,8 +183,14 @@ func (d *Dispatcher) Process(_ context.Context, in *stream.Record, out *stream.O
 		return stream.Poison("invalid", fmt.Errorf("%s event %s without %s", ev.EventType, ev.EventID, field))
 	}
 	p := in.Raw.Partition
-	if !d.unordered && !members.Reached(p, out.Partitions(directory.TopicAccounts), in.Raw.Timestamp) {
-		return fmt.Errorf("event %s: %w", ev.EventID, errNotReleased)
+	if !d.unordered {
+		ends, err := d.ends(ctx, out)
+		if err != nil {
+			return err
+		}
+		if !members.Reached(p, out.Partitions(directory.TopicAccounts), ends) {
+			return fmt.Errorf("event %s: %w", ev.EventID, errNotReleased)
+		}
 	}
 	d.buf = members.Accounts(p, *owner, d.buf[:0])
 	for _, rule := range rules {
