@@ -243,6 +243,51 @@ func (c *cluster) waitCommitted(ctx context.Context, group, topic string, timeou
 	}
 }
 
+// waitDrained waits until every consumer group of the cluster has
+// committed every partition it reads to the end, so the whole pipeline
+// has written everything its inputs hold. A transactional input ends with
+// a commit marker no group commits past, so one offset of lag per
+// partition counts as drained.
+func (c *cluster) waitDrained(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		behind, err := c.behind(ctx)
+		if err == nil && behind == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the pipeline did not drain in %s: %s (%v)", timeout, behind, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// behind names one group partition with more than a marker of lag, or is
+// empty when there is none.
+func (c *cluster) behind(ctx context.Context) (string, error) {
+	listed, err := c.adm.ListGroups(ctx)
+	if err != nil {
+		return "", err
+	}
+	lags, err := c.adm.Lag(ctx, listed.Groups()...)
+	if err != nil {
+		return "", err
+	}
+	behind := ""
+	lags.Each(func(l kadm.DescribedGroupLag) {
+		for _, m := range l.Lag.Sorted() {
+			if m.Lag > 1 && behind == "" {
+				behind = fmt.Sprintf("%s %s/%d lag %d", l.Group, m.End.Topic, m.End.Partition, m.Lag)
+			}
+		}
+	})
+	return behind, nil
+}
+
 func i64(v int64) *int64 { return &v }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
