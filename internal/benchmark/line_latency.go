@@ -66,13 +66,13 @@ func (c *cluster) latencies(ctx context.Context, from time.Time, topics ...strin
 
 // latency is one distribution's summary.
 type latency struct {
-	p50, p99 time.Duration
-	n        int
+	p50, p99, max time.Duration
+	n             int
 }
 
 func summarize(samples []uint32) latency {
 	slices.Sort(samples)
-	return latency{simulate.Percentile(samples, 0.5), simulate.Percentile(samples, 0.99), len(samples)}
+	return latency{simulate.Percentile(samples, 0.5), simulate.Percentile(samples, 0.99), simulate.Percentile(samples, 1), len(samples)}
 }
 
 func (l *latencies) result() (direct, inherited latency) {
@@ -119,65 +119,108 @@ func lineLatency(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
 }
 
 func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare bool) (direct, inherited latency, err error) {
-	c, err := startCluster(ctx, cfg.Catalog, cfg.Partitions)
+	p, err := startE2E(ctx, cfg, w, bare)
 	if err != nil {
 		return latency{}, latency{}, err
 	}
-	defer c.close()
-	var h http.Handler
-	topics := cfg.Catalog.HandlerTopics()
-	if bare {
-		if err := c.createAvroTopics(ctx, int32(cfg.Partitions), "bench.a", "bench.b"); err != nil {
-			return latency{}, latency{}, err
-		}
-		bh, err := newBareHandler(c, "bench.a")
-		if err != nil {
-			return latency{}, latency{}, err
-		}
-		defer bh.close()
-		mux := http.NewServeMux()
-		mux.Handle("POST /v1/sources/{source}/events", bh)
-		h = mux
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() { _ = bareStage(rctx, c, "bare-1", "bench.a", "bench.b", 1) }()
-		topics = []string{"bench.b"}
-	} else {
-		ih, closeIngest, err := w.Ingest(ctx, c.brokers, c.regURL)
-		if err != nil {
-			return latency{}, latency{}, err
-		}
-		defer closeIngest()
-		h = ih
-		p := startProcs(ctx, w, c)
-		defer p.stop()
-	}
-	url, stop, err := serve(h)
+	defer p.close()
+	url, stop, err := serve(p.h)
 	if err != nil {
 		return latency{}, latency{}, err
 	}
 	defer stop()
-	// Warm-up at a tenth of the rate lets every group join and the
-	// directory publish its first watermarks.
-	if _, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 400}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
-		return latency{}, latency{}, err
+	var l *latencies
+	err = drive(ctx, cfg, url, cfg.LatencyRate, cfg.LatencyDuration, 400, func() (err error) {
+		l, err = p.c.latencies(ctx, time.Now(), p.out...)
+		return err
+	})
+	if err == nil {
+		time.Sleep(2 * time.Second) // let the tail of the run arrive
 	}
-	from := time.Now()
-	l, err := c.latencies(ctx, from, topics...)
+	if l != nil {
+		direct, inherited = l.result()
+	}
 	if err != nil {
 		return latency{}, latency{}, err
 	}
-	rep, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 401}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate, Duration: cfg.LatencyDuration, Batch: latencyBatch, Connections: 64})
-	if err != nil {
-		return latency{}, latency{}, err
-	}
-	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
-	time.Sleep(2 * time.Second) // let the tail of the run arrive
-	direct, inherited = l.result()
 	if direct.n == 0 {
 		return latency{}, latency{}, errors.New("no record reached the output topics")
 	}
 	return direct, inherited, nil
+}
+
+// e2e is one side of an end-to-end line on its own fresh cluster: provbus's
+// ingest and every processor, as provbus dev runs them, or the bare
+// baseline, the bare handler feeding one bare copy stage. out are the
+// topics a downstream consumer of that side reads.
+type e2e struct {
+	c     *cluster
+	h     http.Handler
+	out   []string
+	stops []func() // run last to first by close
+}
+
+func startE2E(ctx context.Context, cfg Config, w Wiring, bare bool) (_ *e2e, err error) {
+	c, err := startCluster(ctx, cfg.Catalog, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	p := &e2e{c: c}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if !bare {
+		ih, closeIngest, err := w.Ingest(ctx, c.brokers, c.regURL)
+		if err != nil {
+			return nil, err
+		}
+		procs := startProcs(ctx, w, c)
+		p.stops = append(p.stops, closeIngest, func() { _ = procs.stop() })
+		p.h, p.out = ih, cfg.Catalog.HandlerTopics()
+		return p, nil
+	}
+	if err := c.createAvroTopics(ctx, int32(cfg.Partitions), "bench.a", "bench.b"); err != nil {
+		return nil, err
+	}
+	bh, err := newBareHandler(c, "bench.a")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/sources/{source}/events", bh)
+	rctx, cancel := context.WithCancel(ctx)
+	go func() { _ = bareStage(rctx, c, "bare-1", "bench.a", "bench.b", 1) }()
+	p.stops = append(p.stops, bh.close, cancel)
+	p.h, p.out = mux, []string{"bench.b"}
+	return p, nil
+}
+
+func (p *e2e) close() {
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		p.stops[i]()
+	}
+	p.c.close()
+}
+
+// drive sends the realistic mix to the ingest at url: a warm-up at a tenth
+// of rate, which lets every group join and the directory publish its first
+// watermarks, then measure (the line starts its clocks), then rate for d.
+// seed is the warm-up's sequence, seed+1 the measured one.
+func drive(ctx context.Context, cfg Config, url string, rate float64, d time.Duration, seed uint64, measure func() error) error {
+	if _, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: seed}),
+		simulate.Options{URL: url, Rate: rate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
+		return err
+	}
+	if err := measure(); err != nil {
+		return err
+	}
+	rep, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: seed + 1}),
+		simulate.Options{URL: url, Rate: rate, Duration: d, Batch: latencyBatch, Connections: 64})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
+	return nil
 }
