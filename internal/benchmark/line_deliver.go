@@ -261,27 +261,24 @@ func (c *connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // first waits for the first request.
 func (c *connector) first(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for c.n.Load() == 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no request reached the connector in the warm-up and %s after", limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
+	return pollUntil(ctx, limit, func() bool { return c.n.Load() > 0 },
+		fmt.Errorf("no request reached the connector in the warm-up and %s after", limit))
 }
 
 // quiet waits until no request has arrived for idle (the run's tail has
 // been delivered), or fails after limit.
 func (c *connector) quiet(ctx context.Context, idle, limit time.Duration) error {
+	return pollUntil(ctx, limit, func() bool { return time.Since(time.Unix(0, c.last.Load())) >= idle },
+		fmt.Errorf("the connector was still receiving requests %s after the run", limit))
+}
+
+// pollUntil checks done every 50 ms and returns nil once it holds, or
+// timeout after limit.
+func pollUntil(ctx context.Context, limit time.Duration, done func() bool, timeout error) error {
 	deadline := time.Now().Add(limit)
-	for time.Since(time.Unix(0, c.last.Load())) < idle {
+	for !done() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the connector was still receiving requests %s after the run", limit)
+			return timeout
 		}
 		select {
 		case <-ctx.Done():
