@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -197,10 +198,12 @@ func (a *ackTimes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 }
 
+// times stops the recording and returns what it holds.
 func (a *ackTimes) times() map[string]time.Time {
+	a.armed.Store(false)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.at
+	return maps.Clone(a.at)
 }
 
 // captureWriter keeps the status and a copy of the body it passes on.
