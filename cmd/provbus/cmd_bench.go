@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/provbus/provbus/internal/benchmark"
+	"github.com/provbus/provbus/internal/config"
 	"github.com/provbus/provbus/internal/stream"
 )
 
@@ -29,8 +30,9 @@ func init() {
 
 const benchUsage = `usage: provbus bench [flags]
 
-Runs each step of the pipeline — ingest, dispatch + route, a big fan-out,
-end-to-end latency, the directory, replay — on a fresh embedded cluster
+Runs each step of the pipeline — 1 ingest, 2 dispatch + route, 3 a big
+fan-out, 4 webhook → handler topic latency, 5 the directory, 6 replay,
+7 webhook → connector latency through provbus deliver — on a fresh embedded cluster
 persisted in a temporary data directory, with the components provbus dev
 runs, next to a bare baseline of the same step in the same run, and prints
 one table with the ratios. --write appends nothing: it rewrites the run
@@ -67,6 +69,7 @@ func runBench(ctx context.Context, g *globals, args []string) error {
 	if *scale != 1 {
 		sc := func(n int) int { return max(int(float64(n)**scale), 1) }
 		cfg.Backlog, cfg.FanOut, cfg.DirectoryAccounts, cfg.ReplayRecords = sc(60_000), sc(100_000), sc(1_000_000), sc(200_000)
+		cfg.DeliverDuration = max(time.Duration(float64(10*time.Second)**scale), time.Second)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -128,6 +131,15 @@ func benchWiring(e *env) benchmark.Wiring {
 			// processors between measurements.
 			deps.runner = append(deps.runner, stream.WithGroupTimeouts(6*time.Second, 10*time.Second))
 			return runProcessors(ctx, deps)
+		},
+		Deliver: func(ctx context.Context, brokers []string, registryURL string, urls map[string]string) error {
+			d := at(brokers, registryURL)
+			d.cfg.Deliver.Handlers = make(map[string]config.DeliverHandler, len(urls))
+			for name, url := range urls {
+				d.cfg.Deliver.Handlers[name] = config.DeliverHandler{URL: url}
+			}
+			d.log = zap.NewNop()
+			return runDelivery(ctx, d, deliverFlags{})
 		},
 	}
 }

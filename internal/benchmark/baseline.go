@@ -13,14 +13,16 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/provbus/provbus/schemas"
 )
 
 // bareHandler is the ingest baseline: read the body, decode the JSON
 // (object or array), build an event, Avro-encode it and produce it with an
-// idempotent acks=all producer, answering 200 once every record is
-// acknowledged. No auth, no catalog, no metrics, no validation.
+// idempotent acks=all producer, answering 200 with the events' ids (as
+// the ingest does) once every record is acknowledged. No auth, no catalog,
+// no metrics, no validation.
 type bareHandler struct {
 	cl    *kgo.Client
 	codec *schemas.Codec
@@ -57,6 +59,7 @@ func (h *bareHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	ctx := r.Context()
 	errc := make(chan error, len(elems))
+	ids := make([]string, 0, len(elems))
 	for _, el := range elems {
 		id := h.seq.Add(1)
 		attrs := make(map[string]string, len(el))
@@ -68,6 +71,7 @@ func (h *bareHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(elems) > 1 {
 			ev.Payload = "" // the element's own text is in attrs
 		}
+		ids = append(ids, ev.EventID)
 		value, err := h.codec.Encode(nil, h.topic, &ev)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -82,7 +86,8 @@ func (h *bareHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.WriteHeader(http.StatusOK)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string][]string{"event_ids": ids})
 }
 
 func (h *bareHandler) close() { h.cl.Close() }
@@ -186,4 +191,83 @@ func runBare(ctx context.Context, c *cluster, in, mid, out string, fan int, errc
 			}
 		}()
 	}
+}
+
+// barePost is the delivery baseline: a plain consumer of topic that POSTs
+// each record's event as JSON to url with its id in webhook-id, one
+// goroutine per fetched partition so a partition's records go in order,
+// and polls again once every POST of the fetch is answered. No retries, no
+// state, no history, no signature.
+func barePost(ctx context.Context, c *cluster, topic, url string) error {
+	cl, err := c.dial(kgo.ConsumerGroup("bare-post"), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		if fs.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		var g errgroup.Group
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			g.Go(func() error {
+				var ev schemas.Event
+				for _, r := range p.Records {
+					if _, err := c.codec.Decode(ctx, r.Value, &ev); err != nil {
+						return err
+					}
+					if err := postEvent(ctx, hc, url, string(r.Key), &ev); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		if err := g.Wait(); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("bare post: %w", err)
+		}
+	}
+	return nil
+}
+
+// bareBody is the JSON the delivery baseline sends: the event's fields
+// under the names of the Avro record.
+type bareBody struct {
+	EventID       string            `json:"event_id"`
+	EventType     string            `json:"event_type"`
+	Origin        string            `json:"origin"`
+	ParentEventID *string           `json:"parent_event_id"`
+	Source        string            `json:"source"`
+	ReceivedAt    time.Time         `json:"received_at"`
+	Key           string            `json:"key"`
+	Attributes    map[string]string `json:"attributes"`
+	Payload       string            `json:"payload"`
+}
+
+func postEvent(ctx context.Context, hc *http.Client, url, key string, ev *schemas.Event) error {
+	body, err := json.Marshal(bareBody{EventID: ev.EventID, EventType: ev.EventType, Origin: ev.Origin, ParentEventID: ev.ParentEventID,
+		Source: ev.Source, ReceivedAt: ev.ReceivedAt, Key: key, Attributes: ev.Attributes, Payload: ev.Payload})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", ev.EventID)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
 }

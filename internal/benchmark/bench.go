@@ -11,7 +11,8 @@
 // franz-go (acks=all, idempotent); a bare two-stage GroupTransactSession
 // copy loop that Avro-decodes and re-encodes at each hop; a plain map and
 // a plain consumer for the directory; a plain consumer with json.Marshal
-// for the replay.
+// for the replay; the copy loop's output POSTed as JSON by a plain
+// consumer for the delivery to connectors.
 package benchmark
 
 import (
@@ -34,6 +35,10 @@ type Wiring struct {
 	// Process runs the named processors (directory, dispatch, route; all
 	// when empty) until ctx is cancelled.
 	Process func(ctx context.Context, brokers []string, registryURL string, only []string) error
+	// Deliver runs `provbus deliver` for the handlers of urls (catalog
+	// handler name → connector URL, every other setting its default)
+	// until ctx is cancelled.
+	Deliver func(ctx context.Context, brokers []string, registryURL string, urls map[string]string) error
 }
 
 // Config sizes a run. The defaults fit the whole table in well under ten
@@ -54,6 +59,10 @@ type Config struct {
 	// 10 000 events/s for 8 s).
 	LatencyRate     float64
 	LatencyDuration time.Duration
+	// DeliverRate and DeliverDuration drive the webhook → connector line
+	// (default 1 000 events/s for 10 s).
+	DeliverRate     float64
+	DeliverDuration time.Duration
 	// DirectoryAccounts is the directory line's size (default 1 000 000).
 	DirectoryAccounts int
 	// ReplayRecords is the replay line's size (default 200 000).
@@ -82,6 +91,12 @@ func (c *Config) defaults() {
 	}
 	if c.LatencyDuration <= 0 {
 		c.LatencyDuration = 8 * time.Second
+	}
+	if c.DeliverRate <= 0 {
+		c.DeliverRate = 1_000
+	}
+	if c.DeliverDuration <= 0 {
+		c.DeliverDuration = 10 * time.Second
 	}
 	if c.DirectoryAccounts <= 0 {
 		c.DirectoryAccounts = 1_000_000
@@ -143,6 +158,7 @@ func Run(ctx context.Context, cfg Config, w Wiring) ([]Row, error) {
 		{4, "end-to-end latency", lineLatency},
 		{5, "directory", lineDirectory},
 		{6, "replay", lineReplay},
+		{7, "webhook → connector", lineDeliver},
 	}
 	var rows []Row
 	for _, l := range lines {

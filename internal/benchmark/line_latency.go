@@ -134,71 +134,40 @@ func latencyRows(step, kind string, pb, bare latency, target, note string) []Row
 }
 
 func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly bool) (direct, inherited latency, err error) {
-	c, err := startCluster(ctx, cfg.Catalog, cfg.Partitions)
+	p, err := startE2E(ctx, cfg, w, bare)
 	if err != nil {
 		return latency{}, latency{}, err
 	}
-	defer c.close()
-	var h http.Handler
-	topics := cfg.Catalog.HandlerTopics()
-	if bare {
-		if err := c.createAvroTopics(ctx, int32(cfg.Partitions), "bench.a", "bench.b"); err != nil {
-			return latency{}, latency{}, err
-		}
-		bh, err := newBareHandler(c, "bench.a")
-		if err != nil {
-			return latency{}, latency{}, err
-		}
-		defer bh.close()
-		mux := http.NewServeMux()
-		mux.Handle("POST /v1/sources/{source}/events", bh)
-		h = mux
-		rctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() { _ = bareStage(rctx, c, "bare-1", "bench.a", "bench.b", 1) }()
-		topics = []string{"bench.b"}
-	} else {
-		ih, closeIngest, err := w.Ingest(ctx, c.brokers, c.regURL)
-		if err != nil {
-			return latency{}, latency{}, err
-		}
-		defer closeIngest()
-		h = ih
-		p := startProcs(ctx, w, c)
-		defer p.stop()
-	}
-	url, stop, err := serve(h)
+	defer p.close()
+	url, stop, err := serve(p.h)
 	if err != nil {
 		return latency{}, latency{}, err
 	}
 	defer stop()
-	// Warm-up at a tenth of the rate lets every group join and the
-	// directory publish its first watermarks.
-	if _, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 400, DirectOnly: directOnly}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
-		return latency{}, latency{}, err
+	var (
+		l   *latencies
+		cpu time.Duration
+	)
+	rep, err := drive(ctx, cfg, url, cfg.LatencyRate, cfg.LatencyDuration, simulate.Config{Seed: 400, DirectOnly: directOnly}, func() (err error) {
+		cpu = cpuTime()
+		l, err = p.c.latencies(ctx, time.Now(), p.out...)
+		return err
+	})
+	if err == nil {
+		// Every record the run caused is in the handler topics once the
+		// pipeline has drained (a positive condition, not "it went
+		// quiet"); the sampling consumer (20 ms fetch wait) then gets a
+		// second to read the last of them.
+		err = p.c.waitDrained(ctx, time.Minute)
+		time.Sleep(time.Second)
 	}
-	from, cpu := time.Now(), cpuTime()
-	l, err := c.latencies(ctx, from, topics...)
-	if err != nil {
-		return latency{}, latency{}, err
-	}
-	rep, err := simulate.Run(ctx, simulate.New(simulate.Config{Seed: 401, DirectOnly: directOnly}),
-		simulate.Options{URL: url, Rate: cfg.LatencyRate, Duration: cfg.LatencyDuration, Batch: latencyBatch, Connections: 64})
-	if err != nil {
-		return latency{}, latency{}, err
-	}
-	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
-	// Every record the run caused is in the handler topics once the
-	// pipeline has drained (a positive condition, not "it went quiet");
-	// the sampling consumer (20 ms fetch wait) then gets a second to read
-	// the last of them.
-	if err := c.waitDrained(ctx, time.Minute); err != nil {
-		return latency{}, latency{}, err
-	}
-	time.Sleep(time.Second)
 	cpu = cpuTime() - cpu
-	direct, inherited = l.result()
+	if l != nil {
+		direct, inherited = l.result()
+	}
+	if err != nil {
+		return latency{}, latency{}, err
+	}
 	if direct.n == 0 {
 		return latency{}, latency{}, errors.New("no record reached the output topics")
 	}
@@ -206,4 +175,81 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly boo
 		direct.cpuPer1k = cpu * 1000 / time.Duration(rep.Sent)
 	}
 	return direct, inherited, nil
+}
+
+// e2e is one side of an end-to-end line on its own fresh cluster: provbus's
+// ingest and every processor, as provbus dev runs them, or the bare
+// baseline, the bare handler feeding one bare copy stage. out are the
+// topics a downstream consumer of that side reads.
+type e2e struct {
+	c     *cluster
+	h     http.Handler
+	out   []string
+	stops []func() // run last to first by close
+}
+
+func startE2E(ctx context.Context, cfg Config, w Wiring, bare bool) (_ *e2e, err error) {
+	c, err := startCluster(ctx, cfg.Catalog, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	p := &e2e{c: c}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if !bare {
+		ih, closeIngest, err := w.Ingest(ctx, c.brokers, c.regURL)
+		if err != nil {
+			return nil, err
+		}
+		procs := startProcs(ctx, w, c)
+		p.stops = append(p.stops, closeIngest, func() { _ = procs.stop() })
+		p.h, p.out = ih, cfg.Catalog.HandlerTopics()
+		return p, nil
+	}
+	if err := c.createAvroTopics(ctx, int32(cfg.Partitions), "bench.a", "bench.b"); err != nil {
+		return nil, err
+	}
+	bh, err := newBareHandler(c, "bench.a")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/sources/{source}/events", bh)
+	rctx, cancel := context.WithCancel(ctx)
+	go func() { _ = bareStage(rctx, c, "bare-1", "bench.a", "bench.b", 1) }()
+	p.stops = append(p.stops, bh.close, cancel)
+	p.h, p.out = mux, []string{"bench.b"}
+	return p, nil
+}
+
+func (p *e2e) close() {
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		p.stops[i]()
+	}
+	p.c.close()
+}
+
+// drive sends the generator's mix to the ingest at url: a warm-up at a
+// tenth of rate, which lets every group join and the directory publish its
+// first watermarks, then measure (the line starts its clocks), then rate
+// for d. gen.Seed is the warm-up's sequence, gen.Seed+1 the measured one.
+func drive(ctx context.Context, cfg Config, url string, rate float64, d time.Duration, gen simulate.Config, measure func() error) (simulate.Report, error) {
+	if _, err := simulate.Run(ctx, simulate.New(gen),
+		simulate.Options{URL: url, Rate: rate / 10, Duration: 4 * time.Second, Batch: latencyBatch, Connections: 64}); err != nil {
+		return simulate.Report{}, err
+	}
+	if err := measure(); err != nil {
+		return simulate.Report{}, err
+	}
+	gen.Seed++
+	rep, err := simulate.Run(ctx, simulate.New(gen),
+		simulate.Options{URL: url, Rate: rate, Duration: d, Batch: latencyBatch, Connections: 64})
+	if err != nil {
+		return rep, err
+	}
+	fmt.Fprintf(cfg.Log, "bench:   sent %.0f events/s (%d rejected, %d failed), HTTP p99 %s\n", rep.Rate(), rep.Rejected, rep.Failed, rep.P99)
+	return rep, nil
 }
