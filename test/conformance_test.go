@@ -70,13 +70,10 @@ func TestConformanceClients(t *testing.T) {
 		}
 	}
 	send("conformance", 1001, 1002, 1003, 1004, 1005)
-	// What the clients must decode: the router writes the handler topic
-	// with the documented default codec, snappy (attribute 2). The domain
-	// topic is not checked: the embedded broker stores fact topics
-	// uncompressed, because it restamps them with broker time
-	// (internal/embedded/logappend.go); the ingest's codec is checked by
-	// internal/kclient's tests.
-	for _, topic := range []string{conformanceTopic} {
+	// What the clients must decode: the ingest writes the domain topic
+	// and the router the handler topic with the documented default
+	// codec, snappy (attribute 2).
+	for _, topic := range []string{"portabilling.account", conformanceTopic} {
 		for _, r := range waitCommitted(t, d.kafka, topic, records, 60*time.Second) {
 			if c := r.Attrs.CompressionType(); c != 2 {
 				t.Fatalf("%s/%d@%d: compression %d, want 2 (snappy, the kafka.compression default)", r.Topic, r.Partition, r.Offset, c)

@@ -163,7 +163,6 @@ func (c *Cluster) startKafka(ctx context.Context, cfg Config) error {
 	c.kafka = k
 	c.brokers = k.ListenAddrs()
 	answerLikeKafka(k)
-	honourLogAppendTime(k)
 	if crashed {
 		log.Warn("the previous run did not close cleanly; closing the transactions it left open")
 		if err := abortCrashedTxns(ctx, c.brokers, log); err != nil {
