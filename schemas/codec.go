@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,11 @@ type topicSerde struct {
 	id     int
 	schema avro.Schema
 	serde  *sr.Serde
+	// layout names the schema's binary layout: two topics with the same
+	// layout encode a value to the same bytes after the schema id (their
+	// schemas differ at most in names and docs, as handler topics' do;
+	// EncodeLike).
+	layout string
 }
 
 // CodecOption configures a Codec.
@@ -135,7 +141,7 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("register %s: %w", subject, err)
 	}
-	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde()}
+	ts := &topicSerde{id: ss.ID, schema: schema, serde: sr.NewSerde(), layout: layoutOf(schema)}
 	// sr.Serde binds an id to one Go type: the quarantine record or the
 	// event envelope.
 	switch recordName(schema) {
@@ -176,6 +182,43 @@ func (c *Codec) SchemaID(topic string) (int, bool) {
 		return 0, false
 	}
 	return ts.id, true
+}
+
+// EncodeLike appends topic's wire-format value of v to dst, reusing like —
+// the value of v already encoded for likeTopic — when the two topics'
+// schemas have the same binary layout (they differ at most in names and
+// docs, as handler topics' do): like's body behind topic's schema id, no
+// second encoding. Otherwise (or with no like) it encodes v.
+func (c *Codec) EncodeLike(dst []byte, topic string, v any, like []byte, likeTopic string) ([]byte, error) {
+	ts, ok := c.topic(topic)
+	if !ok {
+		return dst, fmt.Errorf("schemas: topic %s has no schema in use (call Use first)", topic)
+	}
+	if from, ok := c.topic(likeTopic); ok && len(like) > 5 && from.layout == ts.layout {
+		dst = append(dst, 0, byte(ts.id>>24), byte(ts.id>>16), byte(ts.id>>8), byte(ts.id))
+		return append(dst, like[5:]...), nil
+	}
+	return c.Encode(dst, topic, v)
+}
+
+// layoutOf is the schema's canonical form with every name and namespace of
+// a record left out: what decides the binary encoding is the fields' order
+// and types, not what the record is called.
+func layoutOf(s avro.Schema) string {
+	rec, ok := s.(*avro.RecordSchema)
+	if !ok {
+		return s.String()
+	}
+	var b strings.Builder
+	b.WriteString("record{")
+	for _, f := range rec.Fields() {
+		b.WriteString(f.Name())
+		b.WriteByte(':')
+		b.WriteString(layoutOf(f.Type()))
+		b.WriteByte(';')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 func (c *Codec) topic(topic string) (*topicSerde, bool) {

@@ -65,19 +65,62 @@ func PartitionOf(key []byte, n int32) int32 {
 // prepared with records.Use) and produces it keyed by key, partitioned by
 // the key, with the event_type, source and origin headers.
 func (o *Output) Event(topic, key string, ev *schemas.Event) error {
-	if len(o.slab) > slabSize-4096 {
-		o.slab = make([]byte, 0, slabSize)
-	}
-	start := len(o.slab)
-	buf, err := o.codec.Encode(o.slab, topic, ev)
+	value, err := o.encode(topic, ev)
 	if err != nil {
 		return err
 	}
-	// Full slice expression: a later append must not grow into this value.
-	value := buf[start:len(buf):len(buf)]
+	return o.eventRecord(topic, key, value, ev)
+}
+
+// encode appends ev's wire-format value for topic to the slab.
+func (o *Output) encode(topic string, ev *schemas.Event) ([]byte, error) {
+	o.reserve(4096)
+	start := len(o.slab)
+	buf, err := o.codec.Encode(o.slab, topic, ev)
+	if err != nil {
+		return nil, err
+	}
 	o.slab = buf
+	// Full slice expression: a later append must not grow into this value.
+	return buf[start:len(buf):len(buf)], nil
+}
+
+// reserve starts a new slab unless n more bytes fit in this one.
+func (o *Output) reserve(n int) {
+	if len(o.slab) > slabSize-n {
+		o.slab = make([]byte, 0, max(slabSize, n))
+	}
+}
+
+func (o *Output) eventRecord(topic, key string, value []byte, ev *schemas.Event) error {
 	r := records.EventRecord(topic, key, value, ev)
 	return o.Record(r, r.Key)
+}
+
+// EventTo writes ev to every one of topics, keyed by key, as Event does,
+// Avro-encoding it once: topics whose value schemas have the first topic's
+// layout (every handler topic's: they differ only in the record's name)
+// get that encoding behind their own schema id (Codec.EncodeLike). The
+// router fans an event out to its handler topics this way.
+func (o *Output) EventTo(topics []string, key string, ev *schemas.Event) error {
+	var first []byte
+	for i, topic := range topics {
+		o.reserve(4096 + len(first))
+		start := len(o.slab)
+		buf, err := o.codec.EncodeLike(o.slab, topic, ev, first, topics[0])
+		if err != nil {
+			return err
+		}
+		o.slab = buf
+		value := buf[start:len(buf):len(buf)]
+		if i == 0 {
+			first = value
+		}
+		if err := o.eventRecord(topic, key, value, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Record produces r partitioned by partitionKey (Kafka's default

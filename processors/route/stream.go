@@ -31,6 +31,7 @@ type Stream struct {
 	// a restore may run from its rebalance callbacks.
 	mu        sync.Mutex
 	outs      []Out
+	topics    []string
 	changes   []Change
 	evictions prometheus.Counter // nil without metrics
 }
@@ -126,9 +127,14 @@ func (s *Stream) Process(_ context.Context, in *stream.Record, out *stream.Outpu
 	if err != nil {
 		return err
 	}
+	// Route gives every target the same key and event (Route's contract):
+	// one encoding per schema layout serves them all.
+	s.topics = s.topics[:0]
 	for i := range s.outs {
-		o := &s.outs[i]
-		if err := out.Event(o.Topic, string(o.Key), o.Event); err != nil {
+		s.topics = append(s.topics, s.outs[i].Topic)
+	}
+	if len(s.outs) > 0 {
+		if err := out.EventTo(s.topics, string(s.outs[0].Key), s.outs[0].Event); err != nil {
 			return err
 		}
 	}
