@@ -118,6 +118,14 @@ func TestParquetColumnsCoverEveryID(t *testing.T) {
 	if len(cols) != len(want) {
 		t.Errorf("%d Parquet columns, want %d", len(cols), len(want))
 	}
+	// Every field of the Avro envelope has its column, whatever the lists
+	// above say: a field added to schemas.Event cannot be dropped silently.
+	ev := reflect.TypeOf(schemas.Event{})
+	for i := range ev.NumField() {
+		if name := ev.Field(i).Tag.Get("avro"); name != "" && !cols[name] {
+			t.Errorf("schemas.Event field %s (avro %q) has no Parquet column", ev.Field(i).Name, name)
+		}
+	}
 }
 
 // countingWriter counts what reached it.
