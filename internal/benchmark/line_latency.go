@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/cputime"
 	"github.com/provbus/provbus/internal/simulate"
 	"github.com/provbus/provbus/schemas"
 )
@@ -149,7 +150,7 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly boo
 		cpu time.Duration
 	)
 	rep, err := drive(ctx, cfg, url, cfg.LatencyRate, cfg.LatencyDuration, simulate.Config{Seed: 400, DirectOnly: directOnly}, func() (err error) {
-		cpu = cpuTime()
+		cpu = cputime.Process()
 		l, err = p.c.latencies(ctx, time.Now(), p.out...)
 		return err
 	})
@@ -161,7 +162,7 @@ func latencyOnce(ctx context.Context, cfg Config, w Wiring, bare, directOnly boo
 		err = p.c.waitDrained(ctx, time.Minute)
 		time.Sleep(time.Second)
 	}
-	cpu = cpuTime() - cpu
+	cpu = cputime.Process() - cpu
 	if l != nil {
 		direct, inherited = l.result()
 	}

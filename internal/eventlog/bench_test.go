@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/provbus/provbus/internal/cputime"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -144,7 +145,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if err := p.Handle(ctx, rs[i%len(rs)]); err != nil {
 					b.Fatal(err)
@@ -153,7 +154,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 			if err := w.Close(); err != nil {
 				b.Fatal(err)
 			}
-			reportCPU(b, b.N, cpuTime()-cpu)
+			reportCPU(b, b.N, cputime.Process()-cpu)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
@@ -169,7 +170,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 				loaded = true
 			}
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				w, err := NewWriter(format, io.Discard, opts)
 				if err != nil {
@@ -183,7 +184,7 @@ func BenchmarkReplayFormats(b *testing.B) {
 					b.Fatalf("wrote %d of %d", p.Stats.Written, n)
 				}
 			}
-			reportCPU(b, n*b.N, cpuTime()-cpu)
+			reportCPU(b, n*b.N, cputime.Process()-cpu)
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
