@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,7 +26,10 @@ import (
 )
 
 // Run with: go test -run '^$' -bench Deliver -benchtime 1x ./deliver/
-// (each benchmark sizes its own run; b.N is not used).
+// (each benchmark sizes its own run; b.N is not used). With -cpuprofile,
+// each side's own goroutines carry the label side=deliver or side=bare
+// (go tool pprof -tagfocus side=deliver), the target's target=deliver or
+// target=bare; the embedded broker's carry none.
 
 const benchEvents, benchKeys = 20_000, 2_000
 
@@ -88,7 +93,7 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 
 	// provbus deliver
 	tg := &countingTarget{done: make(chan struct{}), want: benchEvents}
-	srv := httptest.NewServer(tg)
+	srv := labelledServer("deliver", tg)
 	defer srv.Close()
 	h := fastHandler(srv.URL)
 	h.MaxInFlight = 16
@@ -96,10 +101,12 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 	start := time.Now()
 	cpu0 := cpuNow()
 	errc := make(chan error, 1)
-	go func() {
+	mallocs0 := mallocs()
+	go pprof.Do(ctx, pprof.Labels("side", "deliver"), func(ctx context.Context) {
 		errc <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zap.NewNop()}, []Handler{h})
-	}()
+	})
 	<-tg.done
+	b.ReportMetric(float64(mallocs()-mallocs0)/benchEvents, "deliver-allocs/event")
 	deliverRate := benchEvents / time.Since(start).Seconds()
 	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "deliver-cpu-µs/event")
 	b.ReportMetric(deliverRate, "deliveries/s")
@@ -108,11 +115,13 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 
 	// the bare loop
 	bare := &countingTarget{done: make(chan struct{}), want: benchEvents}
-	bsrv := httptest.NewServer(bare)
+	bsrv := labelledServer("bare", bare)
 	defer bsrv.Close()
 	start = time.Now()
 	cpu0 = cpuNow()
-	bareLoop(b, c, bsrv.URL, 16, bare.done)
+	mallocs0 = mallocs()
+	pprof.Do(context.Background(), pprof.Labels("side", "bare"), func(context.Context) { bareLoop(b, c, bsrv.URL, 16, bare.done) })
+	b.ReportMetric(float64(mallocs()-mallocs0)/benchEvents, "bare-allocs/event")
 	bareRate := benchEvents / time.Since(start).Seconds()
 	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "bare-cpu-µs/event")
 
@@ -123,6 +132,14 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 	b.ReportMetric(tg.steadyRate(), "steady-deliveries/s")
 	b.ReportMetric(bare.steadyRate(), "steady-bare/s")
 	b.ReportMetric(tg.steadyRate()/bare.steadyRate(), "steady-ratio")
+}
+
+// labelledServer starts a target whose goroutines carry the profile label
+// target=side, so that each side's share of the target's CPU shows apart.
+func labelledServer(side string, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	pprof.Do(context.Background(), pprof.Labels("target", side), func(context.Context) { srv.Start() })
+	return srv
 }
 
 // bareLoop consumes the handler topic and POSTs every record's value with
@@ -235,6 +252,14 @@ func BenchmarkDeliverLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// mallocs is the number of heap objects allocated so far (both sides,
+// the target and the embedded broker included).
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 // cpuNow is the process's CPU time so far (user + system): the CPU per
