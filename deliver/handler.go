@@ -295,7 +295,7 @@ func (r *handlerRun) dispatch(e *order.Entry) {
 	select {
 	case r.work <- j:
 	default:
-		go r.send(j.e, j.attempt)
+		go r.send(r.sendCtx, j.e, j.attempt)
 	}
 }
 
@@ -307,13 +307,17 @@ type job struct {
 
 // sender sends what dispatch hands it until the sends are cancelled. Long
 // lived senders keep their grown stacks: a goroutine per request cost a
-// stack copy and a spawn each time.
+// stack copy and a spawn each time. Each has its own context, so the
+// contexts of its requests (deadline, transport) hang off it rather than
+// all off sendCtx, whose lock they would contend on.
 func (r *handlerRun) sender() {
+	ctx, cancel := context.WithCancel(r.sendCtx)
+	defer cancel()
 	for {
 		select {
 		case j := <-r.work:
-			r.send(j.e, j.attempt)
-		case <-r.sendCtx.Done():
+			r.send(ctx, j.e, j.attempt)
+		case <-ctx.Done():
 			return
 		}
 	}

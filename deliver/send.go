@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -28,12 +29,12 @@ type result struct {
 	eventType string
 }
 
-// send decodes e, builds its request and posts it; it runs on its own
-// goroutine and reports on r.results.
-func (r *handlerRun) send(e *order.Entry, attempt int) {
+// send decodes e, builds its request and posts it under ctx (sendCtx or
+// a child of it); it runs on a sender and reports on r.results.
+func (r *handlerRun) send(ctx context.Context, e *order.Entry, attempt int) {
 	res := result{e: e, attempt: attempt}
 	var ev schemas.Event
-	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, &ev); err != nil {
+	if _, err := r.o.Codec.Decode(ctx, e.Value, &ev); err != nil {
 		if res.poison = schemas.PoisonReason(err); res.poison == "" {
 			// The registry is unreachable: a retriable failure of ours,
 			// scheduled like the target's.
@@ -45,17 +46,17 @@ func (r *handlerRun) send(e *order.Entry, attempt int) {
 		return
 	}
 	res.eventID, res.eventType = ev.EventID, ev.EventType
-	b := webhook.NewBody(r.h.Name, e.Key, &ev, attempt)
+	var state []byte
 	if r.accounts != nil {
-		b.State = r.accounts.JSON(&ev, time.Now())
+		state = r.accounts.JSON(&ev, time.Now())
 	}
-	body, err := b.Marshal()
+	body, err := webhook.EventBody(r.h.Name, e.Key, &ev, attempt, state)
 	if err != nil {
 		res.poison, res.resp = "unencodable", target.Response{Err: err}
 		r.report(res)
 		return
 	}
-	res.resp = r.tgt.Send(r.sendCtx, target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
+	res.resp = r.tgt.Send(ctx, target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
 	r.report(res)
 }
 

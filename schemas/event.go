@@ -10,7 +10,10 @@
 // path free of maps and type switches.
 package schemas
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Origin values (Avro enum Origin).
 const (
@@ -90,37 +93,61 @@ type Event struct {
 // "object_id", …) as the UTF-8 record key of design §2, and false when the
 // event does not carry it.
 func (e *Event) Key(field string) (string, bool) {
+	n, s := e.id(field)
+	if n != nil {
+		return formatID(n)
+	}
+	return formatString(s)
+}
+
+// AppendKey appends what Key returns for field to dst, without allocating
+// a string for a numeric id; false (dst unchanged) when the event does not
+// carry it.
+func (e *Event) AppendKey(dst []byte, field string) ([]byte, bool) {
+	n, s := e.id(field)
+	switch {
+	case n != nil:
+		return strconv.AppendInt(dst, *n, 10), true
+	case s != nil:
+		return append(dst, *s...), true
+	}
+	return dst, false
+}
+
+// id returns the field of the typed id named field: a numeric id's or a
+// string id's pointer (nil when absent), both nil for an unknown name.
+func (e *Event) id(field string) (*int64, *string) {
 	switch field {
 	case "i_env":
-		return formatID(e.IEnv)
+		return e.IEnv, nil
 	case "i_customer":
-		return formatID(e.ICustomer)
+		return e.ICustomer, nil
 	case "i_account":
-		return formatID(e.IAccount)
+		return e.IAccount, nil
 	case "i_product":
-		return formatID(e.IProduct)
+		return e.IProduct, nil
 	case "i_did":
-		return formatID(e.IDID)
+		return e.IDID, nil
 	case "did_number":
-		return formatString(e.DIDNumber)
+		return nil, e.DIDNumber
 	case "i_invoice":
-		return formatID(e.IInvoice)
+		return e.IInvoice, nil
 	case "i_payment_transaction":
-		return formatID(e.IPaymentTransaction)
+		return e.IPaymentTransaction, nil
 	case "i_vendor":
-		return formatID(e.IVendor)
+		return e.IVendor, nil
 	case "i_connection":
-		return formatID(e.IConnection)
+		return e.IConnection, nil
 	case "msisdn":
-		return formatString(e.MSISDN)
+		return nil, e.MSISDN
 	case "sim_serial":
-		return formatString(e.SIMSerial)
+		return nil, e.SIMSerial
 	case "imsi":
-		return formatString(e.IMSI)
+		return nil, e.IMSI
 	case "transaction_id":
-		return formatString(e.TransactionID)
+		return nil, e.TransactionID
 	case "object_id":
-		return formatString(e.ObjectID)
+		return nil, e.ObjectID
 	}
-	return "", false
+	return nil, nil
 }

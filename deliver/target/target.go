@@ -6,7 +6,7 @@ package target
 import (
 	"bytes"
 	"context"
-	"errors"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"strconv"
@@ -34,10 +34,21 @@ type Config struct {
 
 // Target sends requests to one connector. It is safe for concurrent use.
 type Target struct {
-	cfg     Config
-	client  *http.Client
+	cfg Config
+	// transport is used directly, without an http.Client: the client
+	// would clone every request's headers and hang a second deadline
+	// context off it, for redirects that are never followed and a timeout
+	// the request's context carries already.
+	transport http.RoundTripper
+	// tmpl is the request every attempt copies: the URL is parsed once,
+	// not per request. tmplErr is why it could not be built (each Send
+	// returns it, as a retriable failure, as the request would have).
+	tmpl    *http.Request
+	tmplErr error
 	limiter *rate.Limiter
-	auth    []string // the Authorization header, nil without a token
+	// auth is the Authorization header: the bearer token, or the URL's
+	// user info as Basic auth (what http.Client sent); nil without either.
+	auth []string
 }
 
 // Canonical header keys (http.CanonicalHeaderKey) and constant values.
@@ -57,17 +68,20 @@ var (
 // moved is a configuration to fix, and following would resend the body,
 // with its bearer token, to wherever the answer points.
 func New(cfg Config) *Target {
-	t := &Target{cfg: cfg, client: &http.Client{
-		Timeout:       cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-		},
+	t := &Target{cfg: cfg, transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
 	}}
-	if cfg.BearerToken != "" {
+	t.tmpl, t.tmplErr = http.NewRequest(http.MethodPost, cfg.URL, nil)
+	switch {
+	case cfg.BearerToken != "":
 		t.auth = []string{"Bearer " + cfg.BearerToken}
+	case t.tmplErr == nil && t.tmpl.URL.User != nil:
+		// http.Client turned user info into Basic auth; RoundTrip does not.
+		u := t.tmpl.URL.User
+		p, _ := u.Password()
+		t.auth = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+p))}
 	}
 	if cfg.Rate > 0 {
 		t.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Rate/10))
@@ -106,30 +120,49 @@ func (t *Target) Send(ctx context.Context, req Request) Response {
 			return Response{Class: retry.Retriable, Err: err}
 		}
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.cfg.URL, bytes.NewReader(req.Body))
-	if err != nil {
-		return Response{Class: retry.Retriable, Err: err}
+	if t.tmplErr != nil {
+		return Response{Class: retry.Retriable, Err: t.tmplErr}
+	}
+	if t.cfg.Timeout > 0 {
+		// A child of the caller's context: with one context per sender
+		// (deliver), the deadlines do not contend on a shared parent.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.cfg.Timeout)
+		defer cancel()
+	}
+	hr := t.tmpl.WithContext(ctx) // a shallow copy: the parsed URL is shared, never modified
+	body := req.Body
+	hr.ContentLength = int64(len(body))
+	if len(body) > 0 {
+		hr.Body = io.NopCloser(bytes.NewReader(body))
+		// Lets the transport resend on a kept-alive connection the target
+		// closed before reading anything, as http.NewRequest allows.
+		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	} else {
+		hr.Body = http.NoBody
 	}
 	ts := time.Now().Unix()
 	// Keys already in canonical form, assigned directly: Header.Set would
 	// canonicalise each of them on every request.
 	h := make(http.Header, 8) // sized once: growing the map costs more
 	hr.Header = h
+	vals := [...]string{req.EventID, strconv.FormatInt(ts, 10), strconv.Itoa(req.Attempt)}
+	vs := vals[:] // one allocation for the three per-request values
 	h[hContentType] = contentJSON
 	h[hUserAgent] = userAgent
-	h[hID] = []string{req.EventID}
-	h[hTimestamp] = []string{strconv.FormatInt(ts, 10)}
-	h[hAttempt] = []string{strconv.Itoa(req.Attempt)}
+	h[hID] = vs[0:1:1]
+	h[hTimestamp] = vs[1:2:2]
+	h[hAttempt] = vs[2:3:3]
 	if t.cfg.SigningKey != nil {
-		h[hSignature] = []string{webhook.Sign(t.cfg.SigningKey, req.EventID, ts, req.Body)}
+		h[hSignature] = []string{webhook.Sign(t.cfg.SigningKey, req.EventID, ts, body)}
 	}
 	if t.auth != nil {
 		h[hAuthorization] = t.auth
 	}
 	start := time.Now()
-	resp, err := t.client.Do(hr)
+	resp, err := t.transport.RoundTrip(hr)
 	if err != nil {
-		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start), Sent: true}
+		return Response{Class: retry.Retriable, Err: err, Latency: time.Since(start), Sent: true}
 	}
 	var excerpt string
 	n := int64(ExcerptBytes)

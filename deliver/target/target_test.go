@@ -2,10 +2,13 @@ package target
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +78,41 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	b.Record(true, now)
 	if ok, _ := b.Allow(now); !ok || b.Open() {
 		t.Fatal("a good probe did not close the breaker")
+	}
+}
+
+// TestSendWithoutClient: what http.Client did and Send now does itself:
+// user info in the URL goes as Basic auth, the timeout bounds the answer,
+// and a redirect is returned, not followed.
+func TestSendWithoutClient(t *testing.T) {
+	var auth string
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		switch r.URL.Path {
+		case "/slow":
+			<-slow
+		case "/moved":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	defer close(slow)
+	u := strings.Replace(srv.URL, "http://", "http://user:pa%20ss@", 1)
+	if r := New(Config{URL: u, Timeout: time.Second}).Send(context.Background(), Request{EventID: "e", Body: []byte(`{}`)}); r.Status != 200 {
+		t.Fatalf("response %+v", r)
+	}
+	if want := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:pa ss")); auth != want {
+		t.Errorf("Authorization %q, want %q", auth, want)
+	}
+	r := New(Config{URL: srv.URL + "/slow", Timeout: 50 * time.Millisecond}).Send(context.Background(), Request{EventID: "e", Body: []byte(`{}`)})
+	if r.Status != 0 || r.Class != retry.Retriable || !errors.Is(r.Err, context.DeadlineExceeded) {
+		t.Errorf("timeout: %+v", r)
+	}
+	if r := New(Config{URL: srv.URL + "/moved", Timeout: time.Second}).Send(context.Background(), Request{EventID: "e"}); r.Status != http.StatusFound {
+		t.Errorf("redirect: %+v", r)
+	}
+	if r := New(Config{URL: "http://[::1", Timeout: time.Second}).Send(context.Background(), Request{EventID: "e"}); r.Err == nil || r.Class != retry.Retriable {
+		t.Errorf("bad URL: %+v", r)
 	}
 }
