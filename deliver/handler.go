@@ -295,7 +295,11 @@ func (r *handlerRun) dispatch(e *order.Entry) {
 	select {
 	case r.work <- j:
 	default:
-		go r.send(r.sendCtx, j.e, j.attempt)
+		go func() {
+			s := r.tgt.NewSender(r.sendCtx)
+			defer s.Close()
+			r.send(s, j.e, j.attempt)
+		}()
 	}
 }
 
@@ -306,18 +310,19 @@ type job struct {
 }
 
 // sender sends what dispatch hands it until the sends are cancelled. Long
-// lived senders keep their grown stacks: a goroutine per request cost a
-// stack copy and a spawn each time. Each has its own context, so the
-// contexts of its requests (deadline, transport) hang off it rather than
-// all off sendCtx, whose lock they would contend on.
+// lived senders keep their grown stacks (a goroutine per request cost a
+// stack copy and a spawn each time) and their target.Sender: a request,
+// headers and timer reused, and a context of their own, so the contexts of
+// the requests hang off it rather than all off sendCtx, whose lock they
+// would contend on.
 func (r *handlerRun) sender() {
-	ctx, cancel := context.WithCancel(r.sendCtx)
-	defer cancel()
+	s := r.tgt.NewSender(r.sendCtx)
+	defer s.Close()
 	for {
 		select {
 		case j := <-r.work:
-			r.send(ctx, j.e, j.attempt)
-		case <-ctx.Done():
+			r.send(s, j.e, j.attempt)
+		case <-r.sendCtx.Done():
 			return
 		}
 	}

@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -29,12 +28,12 @@ type result struct {
 	eventType string
 }
 
-// send decodes e, builds its request and posts it under ctx (sendCtx or
-// a child of it); it runs on a sender and reports on r.results.
-func (r *handlerRun) send(ctx context.Context, e *order.Entry, attempt int) {
+// send decodes e, builds its request and posts it with s; it runs on a
+// sender and reports on r.results.
+func (r *handlerRun) send(s *target.Sender, e *order.Entry, attempt int) {
 	res := result{e: e, attempt: attempt}
 	var ev schemas.Event
-	if _, err := r.o.Codec.Decode(ctx, e.Value, &ev); err != nil {
+	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, &ev); err != nil {
 		if res.poison = schemas.PoisonReason(err); res.poison == "" {
 			// The registry is unreachable: a retriable failure of ours,
 			// scheduled like the target's.
@@ -56,7 +55,7 @@ func (r *handlerRun) send(ctx context.Context, e *order.Entry, attempt int) {
 		r.report(res)
 		return
 	}
-	res.resp = r.tgt.Send(ctx, target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
+	res.resp = s.Send(target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
 	r.report(res)
 }
 

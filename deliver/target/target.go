@@ -4,12 +4,9 @@
 package target
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -113,74 +110,10 @@ type Response struct {
 func (r Response) Answered() bool { return r.Status != 0 }
 
 // Send posts req and reads at most ExcerptBytes of the answer. It waits for
-// the rate limit first; ctx ends the wait and the request.
+// the rate limit first; ctx ends the wait and the request. A goroutine that
+// sends one request after another does better with a Sender of its own.
 func (t *Target) Send(ctx context.Context, req Request) Response {
-	if t.limiter != nil {
-		if err := t.limiter.Wait(ctx); err != nil {
-			return Response{Class: retry.Retriable, Err: err}
-		}
-	}
-	if t.tmplErr != nil {
-		return Response{Class: retry.Retriable, Err: t.tmplErr}
-	}
-	if t.cfg.Timeout > 0 {
-		// A child of the caller's context: with one context per sender
-		// (deliver), the deadlines do not contend on a shared parent.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.cfg.Timeout)
-		defer cancel()
-	}
-	hr := t.tmpl.WithContext(ctx) // a shallow copy: the parsed URL is shared, never modified
-	body := req.Body
-	hr.ContentLength = int64(len(body))
-	if len(body) > 0 {
-		hr.Body = io.NopCloser(bytes.NewReader(body))
-		// Lets the transport resend on a kept-alive connection the target
-		// closed before reading anything, as http.NewRequest allows.
-		hr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	} else {
-		hr.Body = http.NoBody
-	}
-	ts := time.Now().Unix()
-	// Keys already in canonical form, assigned directly: Header.Set would
-	// canonicalise each of them on every request.
-	h := make(http.Header, 8) // sized once: growing the map costs more
-	hr.Header = h
-	vals := [...]string{req.EventID, strconv.FormatInt(ts, 10), strconv.Itoa(req.Attempt)}
-	vs := vals[:] // one allocation for the three per-request values
-	h[hContentType] = contentJSON
-	h[hUserAgent] = userAgent
-	h[hID] = vs[0:1:1]
-	h[hTimestamp] = vs[1:2:2]
-	h[hAttempt] = vs[2:3:3]
-	if t.cfg.SigningKey != nil {
-		h[hSignature] = []string{webhook.Sign(t.cfg.SigningKey, req.EventID, ts, body)}
-	}
-	if t.auth != nil {
-		h[hAuthorization] = t.auth
-	}
-	start := time.Now()
-	resp, err := t.transport.RoundTrip(hr)
-	if err != nil {
-		return Response{Class: retry.Retriable, Err: err, Latency: time.Since(start), Sent: true}
-	}
-	var excerpt string
-	n := int64(ExcerptBytes)
-	if resp.ContentLength >= 0 { // -1: unknown
-		n = min(n, resp.ContentLength)
-	}
-	if n > 0 { // not for a 204 or an empty answer
-		buf := make([]byte, n)
-		k, _ := io.ReadFull(resp.Body, buf)
-		excerpt = string(buf[:k])
-		// Drain a little more so the connection can be reused, no more:
-		// the target decides the size of its answers.
-		io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
-	}
-	resp.Body.Close()
-	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: excerpt, Latency: time.Since(start), Sent: true}
-	if r.Class == retry.Retriable {
-		r.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	}
-	return r
+	s := t.NewSender(ctx)
+	defer s.Close()
+	return s.Send(req)
 }
