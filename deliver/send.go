@@ -49,7 +49,7 @@ func (r *handlerRun) send(s *target.Sender, e *order.Entry, attempt int) {
 	if r.accounts != nil {
 		state = r.accounts.JSON(&ev, time.Now())
 	}
-	body, err := webhook.EventBody(r.h.Name, e.Key, &ev, attempt, state)
+	body, err := webhook.AppendEventBody(s.Buffer(), r.h.Name, e.Key, &ev, attempt, state)
 	if err != nil {
 		res.poison, res.resp = "unencodable", target.Response{Err: err}
 		r.report(res)
@@ -60,6 +60,11 @@ func (r *handlerRun) send(s *target.Sender, e *order.Entry, attempt int) {
 }
 
 func (r *handlerRun) report(res result) {
+	select {
+	case r.results <- res: // the usual case: room in the buffer
+		return
+	default:
+	}
 	select {
 	case r.results <- res:
 	case <-r.sendCtx.Done():

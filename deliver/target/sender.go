@@ -26,9 +26,10 @@ type Sender struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	// req is the request being reused (nil: build one); body is what its
-	// GetBody rewinds to.
-	req  *http.Request
-	body []byte
+	// GetBody rewinds to; buf the last body once the transport is done
+	// with it (Buffer).
+	req       *http.Request
+	body, buf []byte
 	// vals hold the per-request header values, in place; ts is the
 	// timestamp header's second, tsText its text.
 	vals   []string
@@ -112,6 +113,11 @@ func (s *Sender) rewind() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(s.body)), nil
 }
 
+// Buffer returns an empty buffer to build the next request's body in: the
+// last body's, when the transport is done with it (the caller gives a body
+// up to the Sender when it sends it).
+func (s *Sender) Buffer() []byte { return s.buf[:0] }
+
 // Send posts req and reads at most ExcerptBytes of the answer. It waits for
 // the rate limit first.
 func (s *Sender) Send(req Request) Response {
@@ -133,7 +139,7 @@ func (s *Sender) Send(req Request) Response {
 	if err != nil {
 		// The transport may still hold the request (it closes its body
 		// on its own time): the next one is made anew.
-		s.req = nil
+		s.req, s.buf = nil, nil
 		s.stopTimer()
 		return Response{Class: retry.Retriable, Err: err, Latency: time.Since(start), Sent: true}
 	}
@@ -152,6 +158,9 @@ func (s *Sender) Send(req Request) Response {
 	}
 	resp.Body.Close()
 	s.stopTimer()
+	if s.req != nil { // else the timer fired and the request was dropped
+		s.buf = req.Body
+	}
 	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: excerpt, Latency: time.Since(start), Sent: true}
 	if r.Class == retry.Retriable {
 		r.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())

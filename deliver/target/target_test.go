@@ -124,7 +124,8 @@ func TestSendWithoutClient(t *testing.T) {
 }
 
 // TestSenderReusesSafely: one Sender's requests, one after another, each
-// carry their own id, attempt, body and signature; a request that overran
+// carry their own id, attempt, body (built in the Sender's buffer) and
+// signature; a request that overran
 // the timeout, or found the target down, leaves the next one whole.
 func TestSenderReusesSafely(t *testing.T) {
 	key, _ := webhook.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -151,7 +152,7 @@ func TestSenderReusesSafely(t *testing.T) {
 	s := tg.NewSender(context.Background())
 	defer s.Close()
 	send := func(id string, attempt int, body string) Response {
-		return s.Send(Request{EventID: id, Attempt: attempt, Body: []byte(body)})
+		return s.Send(Request{EventID: id, Attempt: attempt, Body: append(s.Buffer(), body...)})
 	}
 	if r := send("a", 1, `{"n":1}`); r.Status != 204 {
 		t.Fatalf("first: %+v", r)

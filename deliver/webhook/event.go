@@ -26,17 +26,18 @@ var idOrder = func() []schemas.IDField {
 	return all
 }()
 
-// EventBody returns the body of attempt for ev, read from the topic of
-// handler under key, with state (nil: none): the bytes of
+// AppendEventBody appends to dst the body of attempt for ev, read from the
+// topic of handler under key, with state (nil: none): the bytes of
 // NewBody(handler, key, ev, attempt) with State set, then Marshal
 // (TestEventBodyLikeMarshal), written straight from ev. Delivery's hot
-// path: no Body, no map of ids, no time strings, one buffer.
-func EventBody(handler, key string, ev *schemas.Event, attempt int, state json.RawMessage) ([]byte, error) {
+// path: no Body, no map of ids, no time strings, a reused buffer. On error
+// dst is returned as it was.
+func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt int, state json.RawMessage) ([]byte, error) {
 	size := 384 + len(ev.Payload) + len(state)
 	for k, v := range ev.Attributes {
 		size += len(k) + len(v) + 6
 	}
-	out := make([]byte, 0, size)
+	out := slices.Grow(dst, size)
 	out = appendField(out, "{", "event_id", ev.EventID)
 	out = appendField(out, ",", "handler", handler)
 	out = appendField(out, ",", "event_type", ev.EventType)
@@ -102,7 +103,7 @@ func EventBody(handler, key string, ev *schemas.Event, attempt int, state json.R
 	if len(state) > 0 {
 		out = append(out, `,"state":`...)
 		if out, err = appendCompact(out, state); err != nil {
-			return nil, fmt.Errorf("state: %w", err)
+			return dst, fmt.Errorf("state: %w", err)
 		}
 	}
 	out = append(out, `,"attempt":`...)

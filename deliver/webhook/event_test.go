@@ -65,7 +65,8 @@ func TestEventBodyLikeMarshal(t *testing.T) {
 			state = json.RawMessage(`{"customer": {"i_customer": 7}, "closed": false}`)
 		}
 		key, attempt := str(), rnd.IntN(200)-1
-		got, err := EventBody("Huawei::PCRF", key, ev, attempt, state)
+		prefix := []byte(str()) // a reused buffer's old contents
+		got, err := AppendEventBody(prefix[:0], "Huawei::PCRF", key, ev, attempt, state)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func TestEventBodyLikeMarshal(t *testing.T) {
 			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
-	if _, err := EventBody("h", "k", &schemas.Event{}, 1, json.RawMessage(`{`)); err == nil {
+	if _, err := AppendEventBody(nil, "h", "k", &schemas.Event{}, 1, json.RawMessage(`{`)); err == nil {
 		t.Error("state that is not JSON was accepted")
 	}
 }
