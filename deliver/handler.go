@@ -15,6 +15,7 @@ import (
 	"github.com/provbus/provbus/deliver/state"
 	"github.com/provbus/provbus/deliver/target"
 	"github.com/provbus/provbus/internal/metrics"
+	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
 
@@ -74,6 +75,9 @@ type handlerRun struct {
 	wantFetch  bool
 	lastCommit time.Time
 	ops        map[string]opRequest // operator requests not yet applied, by control key
+	due        []*order.Entry       // step's reused buffer for the due entries
+	// delivery is finish's history record, reused: encoded before the next.
+	delivery schemas.Delivery
 	sendCtx    context.Context
 }
 
@@ -234,10 +238,12 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		if r.brk.Open() {
 			limit = 1 // the probe
 		}
-		due := r.sched.Due(now, limit)
+		due := r.sched.AppendDue(r.due[:0], now, limit)
 		for _, e := range due {
 			r.dispatch(e)
 		}
+		clear(due) // the entries are the scheduler's, not the buffer's
+		r.due = due[:0]
 		if limit == 1 && len(due) == 0 {
 			r.brk.CancelProbe() // nothing to probe with yet
 		}

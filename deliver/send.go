@@ -78,7 +78,8 @@ func (r *handlerRun) finish(res result) {
 	if res.eventID != "" {
 		e.EventID, e.EventType = res.eventID, res.eventType
 	}
-	d := schemas.Delivery{
+	d := &r.delivery // the loop's own; history encodes it before the next result
+	*d = schemas.Delivery{
 		Handler: r.h.Name, EventID: e.EventID, EventType: e.EventType, Key: e.Key, Partition: e.Partition, Offset: e.Offset,
 		Attempt: int32(res.attempt), StatusCode: int32(res.resp.Status), LatencyMS: res.resp.Latency.Milliseconds(),
 		Response: res.resp.Excerpt, At: now,
@@ -125,7 +126,7 @@ func (r *handlerRun) finish(res result) {
 			r.fail(e, failReason, res.poison)
 		}
 		r.writeState(writes, tombstone)
-		r.history(&d)
+		r.history(d)
 	}
 	r.m.Attempt(d.Outcome, res.resp.Status)
 	r.m.Latency.Observe(res.resp.Latency.Seconds())
@@ -157,10 +158,15 @@ func (r *handlerRun) fail(e *order.Entry, reason, poison string) {
 
 // history writes one attempt to provbus.deliveries.
 func (r *handlerRun) history(d *schemas.Delivery) {
-	v, err := r.o.Codec.Encode(nil, topology.TopicDeliveries, d)
+	// Key and value in one allocation, sized for a record without a
+	// response excerpt (the wire header, ids, times, a few numbers).
+	buf := make([]byte, len(d.Key), len(d.Key)+160+len(d.Handler)+len(d.EventID)+len(d.EventType)+len(d.Key)+len(d.Response)+len(d.Error))
+	copy(buf, d.Key)
+	kv, err := r.o.Codec.Encode(buf, topology.TopicDeliveries, d)
 	if err != nil {
 		r.log.Error("encode delivery record", zap.Error(err))
 		return
 	}
-	r.produce(&kgo.Record{Topic: r.deliveriesTopic, Partition: d.Partition, Key: []byte(d.Key), Value: v}, nil)
+	key := kv[:len(d.Key):len(d.Key)]
+	r.produce(&kgo.Record{Topic: r.deliveriesTopic, Partition: d.Partition, Key: key, Value: kv[len(d.Key):]}, nil)
 }
