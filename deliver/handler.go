@@ -78,7 +78,7 @@ type handlerRun struct {
 	due        []*order.Entry       // step's reused buffer for the due entries
 	// delivery is finish's history record, reused: encoded before the next.
 	delivery schemas.Delivery
-	sendCtx    context.Context
+	sendCtx  context.Context
 }
 
 func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Table) error {
