@@ -101,12 +101,14 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 	start := time.Now()
 	cpu0 := cpuNow()
 	errc := make(chan error, 1)
-	mallocs0 := mallocs()
+	mallocs0, bytes0 := mallocs()
 	go pprof.Do(ctx, pprof.Labels("side", "deliver"), func(ctx context.Context) {
 		errc <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zap.NewNop()}, []Handler{h})
 	})
 	<-tg.done
-	b.ReportMetric(float64(mallocs()-mallocs0)/benchEvents, "deliver-allocs/event")
+	mallocs1, bytes1 := mallocs()
+	b.ReportMetric(float64(mallocs1-mallocs0)/benchEvents, "deliver-allocs/event")
+	b.ReportMetric(float64(bytes1-bytes0)/benchEvents, "deliver-B/event")
 	deliverRate := benchEvents / time.Since(start).Seconds()
 	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "deliver-cpu-µs/event")
 	b.ReportMetric(deliverRate, "deliveries/s")
@@ -119,9 +121,11 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 	defer bsrv.Close()
 	start = time.Now()
 	cpu0 = cpuNow()
-	mallocs0 = mallocs()
+	mallocs0, bytes0 = mallocs()
 	pprof.Do(context.Background(), pprof.Labels("side", "bare"), func(context.Context) { bareLoop(b, c, bsrv.URL, 16, bare.done) })
-	b.ReportMetric(float64(mallocs()-mallocs0)/benchEvents, "bare-allocs/event")
+	mallocs1, bytes1 = mallocs()
+	b.ReportMetric(float64(mallocs1-mallocs0)/benchEvents, "bare-allocs/event")
+	b.ReportMetric(float64(bytes1-bytes0)/benchEvents, "bare-B/event")
 	bareRate := benchEvents / time.Since(start).Seconds()
 	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "bare-cpu-µs/event")
 
@@ -254,12 +258,12 @@ func BenchmarkDeliverLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
-// mallocs is the number of heap objects allocated so far (both sides,
-// the target and the embedded broker included).
-func mallocs() uint64 {
+// mallocs is the number of heap objects and bytes allocated so far (both
+// sides, the target and the embedded broker included).
+func mallocs() (objects, bytes uint64) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.Mallocs
+	return ms.Mallocs, ms.TotalAlloc
 }
 
 // cpuNow is the process's CPU time so far (user + system): the CPU per
