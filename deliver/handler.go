@@ -74,6 +74,7 @@ type handlerRun struct {
 	owned      map[int32]bool
 	wantFetch  bool
 	lastCommit time.Time
+	lastGauges time.Time
 	ops        map[string]opRequest // operator requests not yet applied, by control key
 	due        []*order.Entry       // step's reused buffer for the due entries
 	// delivery is finish's history record, reused: encoded before the next.
@@ -198,8 +199,6 @@ func (r *handlerRun) unackedBound() int { return 4*r.h.MaxInFlight + pollRecords
 func (r *handlerRun) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	gauges := time.NewTicker(gaugeEvery)
-	defer gauges.Stop()
 	for {
 		wake := r.step(time.Now())
 		timer.Reset(time.Until(wake))
@@ -217,8 +216,6 @@ func (r *handlerRun) loop(ctx context.Context) error {
 			r.drainAcks()
 		case fn := <-r.calls:
 			fn()
-		case <-gauges.C:
-			r.updateGauges()
 		case <-timer.C:
 		}
 	}
@@ -266,6 +263,13 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		r.lastCommit = now
 	} else if c := r.lastCommit.Add(commitEvery); c.Before(wake) {
 		wake = c
+	}
+	// The gauges ride on the step rather than on a ticker of their own:
+	// every channel in the loop's select, a timer's most of all, costs on
+	// every wait. The commit interval wakes the loop often enough.
+	if now.Sub(r.lastGauges) >= gaugeEvery {
+		r.updateGauges()
+		r.lastGauges = now
 	}
 	if r.wantFetch && r.sched.Unacked() < r.unackedBound() {
 		r.wantFetch = false
