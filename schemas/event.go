@@ -10,10 +10,7 @@
 // path free of maps and type switches.
 package schemas
 
-import (
-	"strconv"
-	"time"
-)
+import "time"
 
 // Origin values (Avro enum Origin).
 const (
@@ -100,54 +97,35 @@ func (e *Event) Key(field string) (string, bool) {
 	return formatString(s)
 }
 
-// AppendKey appends what Key returns for field to dst, without allocating
-// a string for a numeric id; false (dst unchanged) when the event does not
-// carry it.
-func (e *Event) AppendKey(dst []byte, field string) ([]byte, bool) {
-	n, s := e.id(field)
-	switch {
-	case n != nil:
-		return strconv.AppendInt(dst, *n, 10), true
-	case s != nil:
-		return append(dst, *s...), true
-	}
-	return dst, false
-}
-
 // id returns the field of the typed id named field: a numeric id's or a
 // string id's pointer (nil when absent), both nil for an unknown name.
 func (e *Event) id(field string) (*int64, *string) {
-	switch field {
-	case "i_env":
-		return e.IEnv, nil
-	case "i_customer":
-		return e.ICustomer, nil
-	case "i_account":
-		return e.IAccount, nil
-	case "i_product":
-		return e.IProduct, nil
-	case "i_did":
-		return e.IDID, nil
-	case "did_number":
-		return nil, e.DIDNumber
-	case "i_invoice":
-		return e.IInvoice, nil
-	case "i_payment_transaction":
-		return e.IPaymentTransaction, nil
-	case "i_vendor":
-		return e.IVendor, nil
-	case "i_connection":
-		return e.IConnection, nil
-	case "msisdn":
-		return nil, e.MSISDN
-	case "sim_serial":
-		return nil, e.SIMSerial
-	case "imsi":
-		return nil, e.IMSI
-	case "transaction_id":
-		return nil, e.TransactionID
-	case "object_id":
-		return nil, e.ObjectID
+	if get := idGetters[field]; get != nil {
+		return get(e)
 	}
 	return nil, nil
+}
+
+// IDGetter returns the function that reads the typed id named field from
+// an event (see Key), nil for an unknown name: for a loop over the ids of
+// many events, which looks each name up once.
+func IDGetter(field string) func(*Event) (*int64, *string) { return idGetters[field] }
+
+// idGetters reads each typed id: a numeric id's pointer or a string id's.
+var idGetters = map[string]func(*Event) (*int64, *string){
+	"i_env":                 func(e *Event) (*int64, *string) { return e.IEnv, nil },
+	"i_customer":            func(e *Event) (*int64, *string) { return e.ICustomer, nil },
+	"i_account":             func(e *Event) (*int64, *string) { return e.IAccount, nil },
+	"i_product":             func(e *Event) (*int64, *string) { return e.IProduct, nil },
+	"i_did":                 func(e *Event) (*int64, *string) { return e.IDID, nil },
+	"did_number":            func(e *Event) (*int64, *string) { return nil, e.DIDNumber },
+	"i_invoice":             func(e *Event) (*int64, *string) { return e.IInvoice, nil },
+	"i_payment_transaction": func(e *Event) (*int64, *string) { return e.IPaymentTransaction, nil },
+	"i_vendor":              func(e *Event) (*int64, *string) { return e.IVendor, nil },
+	"i_connection":          func(e *Event) (*int64, *string) { return e.IConnection, nil },
+	"msisdn":                func(e *Event) (*int64, *string) { return nil, e.MSISDN },
+	"sim_serial":            func(e *Event) (*int64, *string) { return nil, e.SIMSerial },
+	"imsi":                  func(e *Event) (*int64, *string) { return nil, e.IMSI },
+	"transaction_id":        func(e *Event) (*int64, *string) { return nil, e.TransactionID },
+	"object_id":             func(e *Event) (*int64, *string) { return nil, e.ObjectID },
 }

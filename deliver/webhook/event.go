@@ -12,19 +12,26 @@ import (
 )
 
 // idOrder is every typed id of every source, each name once, sorted: the
-// order of the body's "ids" object.
-var idOrder = func() []schemas.IDField {
-	var all []schemas.IDField
+// order of the body's "ids" object. name is the JSON of the name and a
+// colon, get reads the id.
+var idOrder = func() []idField {
+	var all []idField
 	for _, src := range schemas.Sources {
 		for _, f := range schemas.IDFields(src) {
-			if !slices.ContainsFunc(all, func(g schemas.IDField) bool { return g.Name == f.Name }) {
-				all = append(all, f)
+			if !slices.ContainsFunc(all, func(g idField) bool { return g.field == f.Name }) {
+				all = append(all, idField{field: f.Name, name: string(appendString(nil, f.Name)) + ":", get: schemas.IDGetter(f.Name)})
 			}
 		}
 	}
-	slices.SortFunc(all, func(a, b schemas.IDField) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(all, func(a, b idField) int { return cmp.Compare(a.field, b.field) })
 	return all
 }()
+
+// idField is one typed id as the body writes it.
+type idField struct {
+	field, name string
+	get         func(*schemas.Event) (*int64, *string)
+}
 
 // AppendEventBody appends to dst the body of attempt for ev, read from the
 // topic of handler under key, with state (nil: none): the bytes of
@@ -38,42 +45,35 @@ func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt
 		size += len(k) + len(v) + 6
 	}
 	out := slices.Grow(dst, size)
-	out = appendField(out, "{", "event_id", ev.EventID)
-	out = appendField(out, ",", "handler", handler)
-	out = appendField(out, ",", "event_type", ev.EventType)
-	out = appendField(out, ",", "origin", ev.Origin)
-	out = appendNullable(out, "inherited_from", ev.InheritedFrom)
-	out = appendNullable(out, "parent_event_id", ev.ParentEventID)
-	out = appendField(out, ",", "source", ev.Source)
+	// Field names are written as literals: they need no escaping.
+	out = appendString(append(out, `{"event_id":`...), ev.EventID)
+	out = appendString(append(out, `,"handler":`...), handler)
+	out = appendString(append(out, `,"event_type":`...), ev.EventType)
+	out = appendString(append(out, `,"origin":`...), ev.Origin)
+	out = appendOptional(append(out, `,"inherited_from":`...), ev.InheritedFrom)
+	out = appendOptional(append(out, `,"parent_event_id":`...), ev.ParentEventID)
+	out = appendString(append(out, `,"source":`...), ev.Source)
 	if ev.Instance != nil {
-		out = appendField(out, ",", "instance", *ev.Instance)
+		out = appendString(append(out, `,"instance":`...), *ev.Instance)
 	}
-	out = appendTime(out, "occurred_at", ev.OccurredAt)
-	out = appendTime(out, "received_at", ev.ReceivedAt)
-	out = appendField(out, ",", "key", key)
+	out = appendTime(append(out, `,"occurred_at":`...), ev.OccurredAt)
+	out = appendTime(append(out, `,"received_at":`...), ev.ReceivedAt)
+	out = appendString(append(out, `,"key":`...), key)
 	out = append(out, `,"ids":`...)
 	sep := byte('{')
 	for _, f := range idOrder {
-		if !f.Long {
-			if v, ok := ev.Key(f.Name); ok { // a string id: no allocation
-				out = append(out, sep)
-				out = appendString(out, f.Name)
-				out = append(out, ':')
-				out = appendString(out, v)
-				sep = ','
-			}
+		n, str := f.get(ev)
+		if n == nil && str == nil {
 			continue
 		}
-		n := len(out)
 		out = append(out, sep)
-		out = appendString(out, f.Name)
-		out = append(out, ':')
-		var ok bool
-		if out, ok = ev.AppendKey(out, f.Name); ok {
-			sep = ','
+		out = append(out, f.name...)
+		if n != nil {
+			out = strconv.AppendInt(out, *n, 10)
 		} else {
-			out = out[:n]
+			out = appendString(out, *str)
 		}
+		sep = ','
 	}
 	if sep == '{' {
 		out = append(out, '{')
@@ -111,12 +111,18 @@ func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt
 	return append(out, '}'), nil
 }
 
-// appendTime appends ,"name":"t in UTC, RFC 3339 with nanoseconds": the
-// layout writes digits and -:.TZ only, none of which JSON escapes.
-func appendTime(dst []byte, name string, t time.Time) []byte {
-	dst = append(dst, ',')
-	dst = appendString(dst, name)
-	dst = append(dst, ':', '"')
+// appendOptional appends the JSON string *v, or null.
+func appendOptional(dst []byte, v *string) []byte {
+	if v == nil {
+		return append(dst, "null"...)
+	}
+	return appendString(dst, *v)
+}
+
+// appendTime appends "t in UTC, RFC 3339 with nanoseconds": the layout
+// writes digits and -:.TZ only, none of which JSON escapes.
+func appendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
 	return append(dst, '"')
 }
