@@ -308,7 +308,7 @@ func (r *handlerRun) dispatch(e *order.Entry) {
 		go func() {
 			s := r.tgt.NewSender(r.sendCtx)
 			defer s.Close()
-			r.send(s, j.e, j.attempt)
+			r.send(s, new(schemas.Event), j.e, j.attempt)
 		}()
 	}
 }
@@ -321,17 +321,18 @@ type job struct {
 
 // sender sends what dispatch hands it until the sends are cancelled. Long
 // lived senders keep their grown stacks (a goroutine per request cost a
-// stack copy and a spawn each time) and their target.Sender: a request,
-// headers and timer reused, and a context of their own, so the contexts of
-// the requests hang off it rather than all off sendCtx, whose lock they
-// would contend on.
+// stack copy and a spawn each time), the event they decode into, and their
+// target.Sender: a request, headers and timer reused, and a context of
+// their own, so the contexts of the requests hang off it rather than all
+// off sendCtx, whose lock they would contend on.
 func (r *handlerRun) sender() {
 	s := r.tgt.NewSender(r.sendCtx)
 	defer s.Close()
+	ev := new(schemas.Event)
 	for {
 		select {
 		case j := <-r.work:
-			r.send(s, j.e, j.attempt)
+			r.send(s, ev, j.e, j.attempt)
 		case <-r.sendCtx.Done():
 			return
 		}

@@ -28,12 +28,12 @@ type result struct {
 	eventType string
 }
 
-// send decodes e, builds its request and posts it with s; it runs on a
-// sender and reports on r.results.
-func (r *handlerRun) send(s *target.Sender, e *order.Entry, attempt int) {
+// send decodes e into ev (the sender's, reused: Decode resets it), builds
+// its request and posts it with s; it runs on a sender and reports on
+// r.results.
+func (r *handlerRun) send(s *target.Sender, ev *schemas.Event, e *order.Entry, attempt int) {
 	res := result{e: e, attempt: attempt}
-	var ev schemas.Event
-	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, &ev); err != nil {
+	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, ev); err != nil {
 		if res.poison = schemas.PoisonReason(err); res.poison == "" {
 			// The registry is unreachable: a retriable failure of ours,
 			// scheduled like the target's.
@@ -47,9 +47,9 @@ func (r *handlerRun) send(s *target.Sender, e *order.Entry, attempt int) {
 	res.eventID, res.eventType = ev.EventID, ev.EventType
 	var state []byte
 	if r.accounts != nil {
-		state = r.accounts.JSON(&ev, time.Now())
+		state = r.accounts.JSON(ev, time.Now())
 	}
-	body, err := webhook.AppendEventBody(s.Buffer(), r.h.Name, e.Key, &ev, attempt, state)
+	body, err := webhook.AppendEventBody(s.Buffer(), r.h.Name, e.Key, ev, attempt, state)
 	if err != nil {
 		res.poison, res.resp = "unencodable", target.Response{Err: err}
 		r.report(res)
