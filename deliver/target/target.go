@@ -65,12 +65,24 @@ var (
 // moved is a configuration to fix, and following would resend the body,
 // with its bearer token, to wherever the answer points.
 func New(cfg Config) *Target {
-	t := &Target{cfg: cfg, transport: &http.Transport{
+	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
-	}}
+	}
+	t := &Target{cfg: cfg, transport: tr}
 	t.tmpl, t.tmplErr = http.NewRequest(http.MethodPost, cfg.URL, nil)
+	if t.tmplErr == nil {
+		// One URL, and the environment is read once per process: the
+		// proxy is the same for every request, so it is chosen here, not
+		// per request (an error is left to each request, as before).
+		if p, err := http.ProxyFromEnvironment(t.tmpl); err == nil {
+			tr.Proxy = nil
+			if p != nil {
+				tr.Proxy = http.ProxyURL(p)
+			}
+		}
+	}
 	switch {
 	case cfg.BearerToken != "":
 		t.auth = []string{"Bearer " + cfg.BearerToken}
