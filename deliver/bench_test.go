@@ -7,16 +7,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/internal/cputime"
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
@@ -24,7 +26,10 @@ import (
 )
 
 // Run with: go test -run '^$' -bench Deliver -benchtime 1x ./deliver/
-// (each benchmark sizes its own run; b.N is not used).
+// (each benchmark sizes its own run; b.N is not used). With -cpuprofile,
+// each side's own goroutines carry the label side=deliver or side=bare
+// (go tool pprof -tagfocus side=deliver), the target's target=deliver or
+// target=bare; the embedded broker's carry none.
 
 const benchEvents, benchKeys = 20_000, 2_000
 
@@ -88,33 +93,41 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 
 	// provbus deliver
 	tg := &countingTarget{done: make(chan struct{}), want: benchEvents}
-	srv := httptest.NewServer(tg)
+	srv := labelledServer("deliver", tg)
 	defer srv.Close()
 	h := fastHandler(srv.URL)
 	h.MaxInFlight = 16
 	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
-	cpu0 := cpuNow()
+	cpu0 := cputime.Process()
 	errc := make(chan error, 1)
-	go func() {
+	mallocs0, bytes0 := mallocs()
+	go pprof.Do(ctx, pprof.Labels("side", "deliver"), func(ctx context.Context) {
 		errc <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zap.NewNop()}, []Handler{h})
-	}()
+	})
 	<-tg.done
+	mallocs1, bytes1 := mallocs()
+	b.ReportMetric(float64(mallocs1-mallocs0)/benchEvents, "deliver-allocs/event")
+	b.ReportMetric(float64(bytes1-bytes0)/benchEvents, "deliver-B/event")
 	deliverRate := benchEvents / time.Since(start).Seconds()
-	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "deliver-cpu-µs/event")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/benchEvents, "deliver-cpu-µs/event")
 	b.ReportMetric(deliverRate, "deliveries/s")
 	cancel()
 	<-errc
 
 	// the bare loop
 	bare := &countingTarget{done: make(chan struct{}), want: benchEvents}
-	bsrv := httptest.NewServer(bare)
+	bsrv := labelledServer("bare", bare)
 	defer bsrv.Close()
 	start = time.Now()
-	cpu0 = cpuNow()
-	bareLoop(b, c, bsrv.URL, 16, bare.done)
+	cpu0 = cputime.Process()
+	mallocs0, bytes0 = mallocs()
+	pprof.Do(context.Background(), pprof.Labels("side", "bare"), func(context.Context) { bareLoop(b, c, bsrv.URL, 16, bare.done) })
+	mallocs1, bytes1 = mallocs()
+	b.ReportMetric(float64(mallocs1-mallocs0)/benchEvents, "bare-allocs/event")
+	b.ReportMetric(float64(bytes1-bytes0)/benchEvents, "bare-B/event")
 	bareRate := benchEvents / time.Since(start).Seconds()
-	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/benchEvents, "bare-cpu-µs/event")
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/benchEvents, "bare-cpu-µs/event")
 
 	b.ReportMetric(bareRate, "bare-deliveries/s")
 	b.ReportMetric(deliverRate/bareRate, "ratio")
@@ -123,6 +136,14 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 	b.ReportMetric(tg.steadyRate(), "steady-deliveries/s")
 	b.ReportMetric(bare.steadyRate(), "steady-bare/s")
 	b.ReportMetric(tg.steadyRate()/bare.steadyRate(), "steady-ratio")
+}
+
+// labelledServer starts a target whose goroutines carry the profile label
+// target=side, so that each side's share of the target's CPU shows apart.
+func labelledServer(side string, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	pprof.Do(context.Background(), pprof.Labels("target", side), func(context.Context) { srv.Start() })
+	return srv
 }
 
 // bareLoop consumes the handler topic and POSTs every record's value with
@@ -237,11 +258,10 @@ func BenchmarkDeliverLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
-// cpuNow is the process's CPU time so far (user + system): the CPU per
-// event of each side, which other load on a shared machine skews less
-// than its rate.
-func cpuNow() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// mallocs is the number of heap objects and bytes allocated so far (both
+// sides, the target and the embedded broker included).
+func mallocs() (objects, bytes uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs, ms.TotalAlloc
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/provbus/provbus/deliver/state"
 	"github.com/provbus/provbus/deliver/target"
 	"github.com/provbus/provbus/internal/metrics"
+	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
 )
 
@@ -73,8 +74,12 @@ type handlerRun struct {
 	owned      map[int32]bool
 	wantFetch  bool
 	lastCommit time.Time
+	lastGauges time.Time
 	ops        map[string]opRequest // operator requests not yet applied, by control key
-	sendCtx    context.Context
+	due        []*order.Entry       // step's reused buffer for the due entries
+	// delivery is finish's history record, reused: encoded before the next.
+	delivery schemas.Delivery
+	sendCtx  context.Context
 }
 
 func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Table) error {
@@ -194,8 +199,6 @@ func (r *handlerRun) unackedBound() int { return 4*r.h.MaxInFlight + pollRecords
 func (r *handlerRun) loop(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	gauges := time.NewTicker(gaugeEvery)
-	defer gauges.Stop()
 	for {
 		wake := r.step(time.Now())
 		timer.Reset(time.Until(wake))
@@ -213,8 +216,6 @@ func (r *handlerRun) loop(ctx context.Context) error {
 			r.drainAcks()
 		case fn := <-r.calls:
 			fn()
-		case <-gauges.C:
-			r.updateGauges()
 		case <-timer.C:
 		}
 	}
@@ -234,10 +235,12 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		if r.brk.Open() {
 			limit = 1 // the probe
 		}
-		due := r.sched.Due(now, limit)
+		due := r.sched.AppendDue(r.due[:0], now, limit)
 		for _, e := range due {
 			r.dispatch(e)
 		}
+		clear(due) // the entries are the scheduler's, not the buffer's
+		r.due = due[:0]
 		if limit == 1 && len(due) == 0 {
 			r.brk.CancelProbe() // nothing to probe with yet
 		}
@@ -260,6 +263,13 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		r.lastCommit = now
 	} else if c := r.lastCommit.Add(commitEvery); c.Before(wake) {
 		wake = c
+	}
+	// The gauges ride on the step rather than on a ticker of their own:
+	// every channel in the loop's select, a timer's most of all, costs on
+	// every wait. The commit interval wakes the loop often enough.
+	if now.Sub(r.lastGauges) >= gaugeEvery {
+		r.updateGauges()
+		r.lastGauges = now
 	}
 	if r.wantFetch && r.sched.Unacked() < r.unackedBound() {
 		r.wantFetch = false
@@ -295,7 +305,11 @@ func (r *handlerRun) dispatch(e *order.Entry) {
 	select {
 	case r.work <- j:
 	default:
-		go r.send(j.e, j.attempt)
+		go func() {
+			s := r.tgt.NewSender(r.sendCtx)
+			defer s.Close()
+			r.send(s, new(schemas.Event), j.e, j.attempt)
+		}()
 	}
 }
 
@@ -306,13 +320,19 @@ type job struct {
 }
 
 // sender sends what dispatch hands it until the sends are cancelled. Long
-// lived senders keep their grown stacks: a goroutine per request cost a
-// stack copy and a spawn each time.
+// lived senders keep their grown stacks (a goroutine per request cost a
+// stack copy and a spawn each time), the event they decode into, and their
+// target.Sender: a request, headers and timer reused, and a context of
+// their own, so the contexts of the requests hang off it rather than all
+// off sendCtx, whose lock they would contend on.
 func (r *handlerRun) sender() {
+	s := r.tgt.NewSender(r.sendCtx)
+	defer s.Close()
+	ev := new(schemas.Event)
 	for {
 		select {
 		case j := <-r.work:
-			r.send(j.e, j.attempt)
+			r.send(s, ev, j.e, j.attempt)
 		case <-r.sendCtx.Done():
 			return
 		}

@@ -28,12 +28,12 @@ type result struct {
 	eventType string
 }
 
-// send decodes e, builds its request and posts it; it runs on its own
-// goroutine and reports on r.results.
-func (r *handlerRun) send(e *order.Entry, attempt int) {
+// send decodes e into ev (the sender's, reused: Decode resets it), builds
+// its request and posts it with s; it runs on a sender and reports on
+// r.results.
+func (r *handlerRun) send(s *target.Sender, ev *schemas.Event, e *order.Entry, attempt int) {
 	res := result{e: e, attempt: attempt}
-	var ev schemas.Event
-	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, &ev); err != nil {
+	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, ev); err != nil {
 		if res.poison = schemas.PoisonReason(err); res.poison == "" {
 			// The registry is unreachable: a retriable failure of ours,
 			// scheduled like the target's.
@@ -45,21 +45,26 @@ func (r *handlerRun) send(e *order.Entry, attempt int) {
 		return
 	}
 	res.eventID, res.eventType = ev.EventID, ev.EventType
-	b := webhook.NewBody(r.h.Name, e.Key, &ev, attempt)
+	var state []byte
 	if r.accounts != nil {
-		b.State = r.accounts.JSON(&ev, time.Now())
+		state = r.accounts.JSON(ev, time.Now())
 	}
-	body, err := b.Marshal()
+	body, err := webhook.AppendEventBody(s.Buffer(), r.h.Name, e.Key, ev, attempt, state)
 	if err != nil {
 		res.poison, res.resp = "unencodable", target.Response{Err: err}
 		r.report(res)
 		return
 	}
-	res.resp = r.tgt.Send(r.sendCtx, target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
+	res.resp = s.Send(target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
 	r.report(res)
 }
 
 func (r *handlerRun) report(res result) {
+	select {
+	case r.results <- res: // the usual case: room in the buffer
+		return
+	default:
+	}
 	select {
 	case r.results <- res:
 	case <-r.sendCtx.Done():
@@ -73,7 +78,8 @@ func (r *handlerRun) finish(res result) {
 	if res.eventID != "" {
 		e.EventID, e.EventType = res.eventID, res.eventType
 	}
-	d := schemas.Delivery{
+	d := &r.delivery // the loop's own; history encodes it before the next result
+	*d = schemas.Delivery{
 		Handler: r.h.Name, EventID: e.EventID, EventType: e.EventType, Key: e.Key, Partition: e.Partition, Offset: e.Offset,
 		Attempt: int32(res.attempt), StatusCode: int32(res.resp.Status), LatencyMS: res.resp.Latency.Milliseconds(),
 		Response: res.resp.Excerpt, At: now,
@@ -120,7 +126,7 @@ func (r *handlerRun) finish(res result) {
 			r.fail(e, failReason, res.poison)
 		}
 		r.writeState(writes, tombstone)
-		r.history(&d)
+		r.history(d)
 	}
 	r.m.Attempt(d.Outcome, res.resp.Status)
 	r.m.Latency.Observe(res.resp.Latency.Seconds())
@@ -152,10 +158,15 @@ func (r *handlerRun) fail(e *order.Entry, reason, poison string) {
 
 // history writes one attempt to provbus.deliveries.
 func (r *handlerRun) history(d *schemas.Delivery) {
-	v, err := r.o.Codec.Encode(nil, topology.TopicDeliveries, d)
+	// Key and value in one allocation, sized for a record without a
+	// response excerpt (the wire header, ids, times, a few numbers).
+	buf := make([]byte, len(d.Key), len(d.Key)+160+len(d.Handler)+len(d.EventID)+len(d.EventType)+len(d.Key)+len(d.Response)+len(d.Error))
+	copy(buf, d.Key)
+	kv, err := r.o.Codec.Encode(buf, topology.TopicDeliveries, d)
 	if err != nil {
 		r.log.Error("encode delivery record", zap.Error(err))
 		return
 	}
-	r.produce(&kgo.Record{Topic: r.deliveriesTopic, Partition: d.Partition, Key: []byte(d.Key), Value: v}, nil)
+	key := kv[:len(d.Key):len(d.Key)]
+	r.produce(&kgo.Record{Topic: r.deliveriesTopic, Partition: d.Partition, Key: key, Value: kv[len(d.Key):]}, nil)
 }

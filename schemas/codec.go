@@ -148,7 +148,7 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 	case "Quarantined":
 		ts.serde.Register(ss.ID, (*Quarantined)(nil), appendEncoder(schema))
 	case "Delivery":
-		ts.serde.Register(ss.ID, (*Delivery)(nil), appendEncoder(schema))
+		ts.serde.Register(ss.ID, (*Delivery)(nil), deliveryEncoder(schema))
 	default:
 		ts.serde.Register(ss.ID, (*Event)(nil), appendEncoder(schema))
 	}

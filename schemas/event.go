@@ -90,37 +90,42 @@ type Event struct {
 // "object_id", …) as the UTF-8 record key of design §2, and false when the
 // event does not carry it.
 func (e *Event) Key(field string) (string, bool) {
-	switch field {
-	case "i_env":
-		return formatID(e.IEnv)
-	case "i_customer":
-		return formatID(e.ICustomer)
-	case "i_account":
-		return formatID(e.IAccount)
-	case "i_product":
-		return formatID(e.IProduct)
-	case "i_did":
-		return formatID(e.IDID)
-	case "did_number":
-		return formatString(e.DIDNumber)
-	case "i_invoice":
-		return formatID(e.IInvoice)
-	case "i_payment_transaction":
-		return formatID(e.IPaymentTransaction)
-	case "i_vendor":
-		return formatID(e.IVendor)
-	case "i_connection":
-		return formatID(e.IConnection)
-	case "msisdn":
-		return formatString(e.MSISDN)
-	case "sim_serial":
-		return formatString(e.SIMSerial)
-	case "imsi":
-		return formatString(e.IMSI)
-	case "transaction_id":
-		return formatString(e.TransactionID)
-	case "object_id":
-		return formatString(e.ObjectID)
+	n, s := e.id(field)
+	if n != nil {
+		return formatID(n)
 	}
-	return "", false
+	return formatString(s)
+}
+
+// id returns the field of the typed id named field: a numeric id's or a
+// string id's pointer (nil when absent), both nil for an unknown name.
+func (e *Event) id(field string) (*int64, *string) {
+	if get := idGetters[field]; get != nil {
+		return get(e)
+	}
+	return nil, nil
+}
+
+// IDGetter returns the function that reads the typed id named field from
+// an event (see Key), nil for an unknown name: for a loop over the ids of
+// many events, which looks each name up once.
+func IDGetter(field string) func(*Event) (*int64, *string) { return idGetters[field] }
+
+// idGetters reads each typed id: a numeric id's pointer or a string id's.
+var idGetters = map[string]func(*Event) (*int64, *string){
+	"i_env":                 func(e *Event) (*int64, *string) { return e.IEnv, nil },
+	"i_customer":            func(e *Event) (*int64, *string) { return e.ICustomer, nil },
+	"i_account":             func(e *Event) (*int64, *string) { return e.IAccount, nil },
+	"i_product":             func(e *Event) (*int64, *string) { return e.IProduct, nil },
+	"i_did":                 func(e *Event) (*int64, *string) { return e.IDID, nil },
+	"did_number":            func(e *Event) (*int64, *string) { return nil, e.DIDNumber },
+	"i_invoice":             func(e *Event) (*int64, *string) { return e.IInvoice, nil },
+	"i_payment_transaction": func(e *Event) (*int64, *string) { return e.IPaymentTransaction, nil },
+	"i_vendor":              func(e *Event) (*int64, *string) { return e.IVendor, nil },
+	"i_connection":          func(e *Event) (*int64, *string) { return e.IConnection, nil },
+	"msisdn":                func(e *Event) (*int64, *string) { return nil, e.MSISDN },
+	"sim_serial":            func(e *Event) (*int64, *string) { return nil, e.SIMSerial },
+	"imsi":                  func(e *Event) (*int64, *string) { return nil, e.IMSI },
+	"transaction_id":        func(e *Event) (*int64, *string) { return nil, e.TransactionID },
+	"object_id":             func(e *Event) (*int64, *string) { return nil, e.ObjectID },
 }

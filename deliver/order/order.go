@@ -181,16 +181,20 @@ func (s *Scheduler) Paused() bool { return s.paused }
 // Due returns the heads to send now, at most the free in-flight slots and
 // at most limit (0: no limit; a half-open circuit breaker sends one probe),
 // keys due longest first. Each returned entry is in flight until Finish.
-func (s *Scheduler) Due(now time.Time, limit int) []*Entry {
+func (s *Scheduler) Due(now time.Time, limit int) []*Entry { return s.AppendDue(nil, now, limit) }
+
+// AppendDue is Due appending to out: a loop that asks on every step
+// reuses one slice.
+func (s *Scheduler) AppendDue(out []*Entry, now time.Time, limit int) []*Entry {
 	if s.paused {
-		return nil
+		return out
 	}
 	for s.later.Len() > 0 && !s.later[0].at.After(now) {
 		w := heap.Pop(&s.later).(waiting)
 		s.ready = append(s.ready, w.key)
 	}
-	var out []*Entry
-	for len(s.ready) > 0 && s.inFlight < s.maxInFlight && (limit <= 0 || len(out) < limit) {
+	n := len(out)
+	for len(s.ready) > 0 && s.inFlight < s.maxInFlight && (limit <= 0 || len(out)-n < limit) {
 		key := s.ready[0]
 		s.ready = s.ready[1:]
 		q := s.keys[key]

@@ -4,12 +4,9 @@
 package target
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
+	"encoding/base64"
 	"net/http"
-	"strconv"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -34,10 +31,21 @@ type Config struct {
 
 // Target sends requests to one connector. It is safe for concurrent use.
 type Target struct {
-	cfg     Config
-	client  *http.Client
+	cfg Config
+	// transport is used directly, without an http.Client: the client
+	// would clone every request's headers and hang a second deadline
+	// context off it, for redirects that are never followed and a timeout
+	// the request's context carries already.
+	transport http.RoundTripper
+	// tmpl is the request every attempt copies: the URL is parsed once,
+	// not per request. tmplErr is why it could not be built (each Send
+	// returns it, as a retriable failure, as the request would have).
+	tmpl    *http.Request
+	tmplErr error
 	limiter *rate.Limiter
-	auth    []string // the Authorization header, nil without a token
+	// auth is the Authorization header: the bearer token, or the URL's
+	// user info as Basic auth (what http.Client sent); nil without either.
+	auth []string
 }
 
 // Canonical header keys (http.CanonicalHeaderKey) and constant values.
@@ -57,17 +65,32 @@ var (
 // moved is a configuration to fix, and following would resend the body,
 // with its bearer token, to wherever the answer points.
 func New(cfg Config) *Target {
-	t := &Target{cfg: cfg, client: &http.Client{
-		Timeout:       cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			MaxIdleConnsPerHost: 256,
-			IdleConnTimeout:     90 * time.Second,
-		},
-	}}
-	if cfg.BearerToken != "" {
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	t := &Target{cfg: cfg, transport: tr}
+	t.tmpl, t.tmplErr = http.NewRequest(http.MethodPost, cfg.URL, nil)
+	if t.tmplErr == nil {
+		// One URL, and the environment is read once per process: the
+		// proxy is the same for every request, so it is chosen here, not
+		// per request (an error is left to each request, as before).
+		if p, err := http.ProxyFromEnvironment(t.tmpl); err == nil {
+			tr.Proxy = nil
+			if p != nil {
+				tr.Proxy = http.ProxyURL(p)
+			}
+		}
+	}
+	switch {
+	case cfg.BearerToken != "":
 		t.auth = []string{"Bearer " + cfg.BearerToken}
+	case t.tmplErr == nil && t.tmpl.URL.User != nil:
+		// http.Client turned user info into Basic auth; RoundTrip does not.
+		u := t.tmpl.URL.User
+		p, _ := u.Password()
+		t.auth = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+p))}
 	}
 	if cfg.Rate > 0 {
 		t.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Rate/10))
@@ -99,55 +122,10 @@ type Response struct {
 func (r Response) Answered() bool { return r.Status != 0 }
 
 // Send posts req and reads at most ExcerptBytes of the answer. It waits for
-// the rate limit first; ctx ends the wait and the request.
+// the rate limit first; ctx ends the wait and the request. A goroutine that
+// sends one request after another does better with a Sender of its own.
 func (t *Target) Send(ctx context.Context, req Request) Response {
-	if t.limiter != nil {
-		if err := t.limiter.Wait(ctx); err != nil {
-			return Response{Class: retry.Retriable, Err: err}
-		}
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, t.cfg.URL, bytes.NewReader(req.Body))
-	if err != nil {
-		return Response{Class: retry.Retriable, Err: err}
-	}
-	ts := time.Now().Unix()
-	// Keys already in canonical form, assigned directly: Header.Set would
-	// canonicalise each of them on every request.
-	h := make(http.Header, 8) // sized once: growing the map costs more
-	hr.Header = h
-	h[hContentType] = contentJSON
-	h[hUserAgent] = userAgent
-	h[hID] = []string{req.EventID}
-	h[hTimestamp] = []string{strconv.FormatInt(ts, 10)}
-	h[hAttempt] = []string{strconv.Itoa(req.Attempt)}
-	if t.cfg.SigningKey != nil {
-		h[hSignature] = []string{webhook.Sign(t.cfg.SigningKey, req.EventID, ts, req.Body)}
-	}
-	if t.auth != nil {
-		h[hAuthorization] = t.auth
-	}
-	start := time.Now()
-	resp, err := t.client.Do(hr)
-	if err != nil {
-		return Response{Class: retry.Retriable, Err: errors.Unwrap(err), Latency: time.Since(start), Sent: true}
-	}
-	var excerpt string
-	n := int64(ExcerptBytes)
-	if resp.ContentLength >= 0 { // -1: unknown
-		n = min(n, resp.ContentLength)
-	}
-	if n > 0 { // not for a 204 or an empty answer
-		buf := make([]byte, n)
-		k, _ := io.ReadFull(resp.Body, buf)
-		excerpt = string(buf[:k])
-		// Drain a little more so the connection can be reused, no more:
-		// the target decides the size of its answers.
-		io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // best effort
-	}
-	resp.Body.Close()
-	r := Response{Status: resp.StatusCode, Class: retry.Classify(resp.StatusCode), Excerpt: excerpt, Latency: time.Since(start), Sent: true}
-	if r.Class == retry.Retriable {
-		r.RetryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	}
-	return r
+	s := t.NewSender(ctx)
+	defer s.Close()
+	return s.Send(req)
 }
