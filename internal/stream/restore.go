@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -126,11 +127,25 @@ func (r *Runner) restore(ctx context.Context, tables []Table, parts []int32) (ma
 				}
 				return nil, incomplete(end, next, r.restoreTimeout)
 			}
+			var fatal error
 			fs.EachError(func(t string, p int32, err error) {
-				// The client retries; a partition that never
-				// recovers fails the restore at its deadline.
+				// An error Kafka calls retriable (or a connection
+				// error) is retried by the client, and a partition
+				// that never recovers fails the restore at its
+				// deadline; any other (not authorised, an unsupported
+				// version …) will not heal by waiting: fail now.
+				var ke *kerr.Error
+				if errors.As(err, &ke) && !ke.Retriable {
+					if fatal == nil {
+						fatal = fmt.Errorf("stream: restore %s/%d: %w", t, p, err)
+					}
+					return
+				}
 				r.log.Warn("restore fetch error; retrying", zap.String("topic", t), zap.Int32("partition", p), zap.Error(err))
 			})
+			if fatal != nil {
+				return nil, fatal
+			}
 			fs.EachRecord(func(rec *kgo.Record) {
 				k := partKey{rec.Topic, rec.Partition}
 				e, ok := end[k]

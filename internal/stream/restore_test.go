@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -186,4 +187,56 @@ func TestRestoreFailsLoudlyPastItsDeadline(t *testing.T) {
 	default:
 	}
 	t.Log(err)
+}
+
+// A changelog fetch refused for good (not authorised) fails the restore at
+// once with Kafka's error, instead of retrying it until the deadline.
+func TestRestoreFailsFastOnAFatalFetchError(t *testing.T) {
+	t.Parallel()
+	emb, cl, codec := setup(t, map[string]int32{"in": 3, "state": 3, schemas.DLQTopic: 1})
+	ctx := context.Background()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "state", Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(cl).Metadata(ctx, "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateID := md.Topics["state"].ID
+	kf := emb.Kafka()
+	kf.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		kf.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, tp := range req.Topics {
+			if tp.Topic != "state" && tp.TopicID != stateID {
+				return nil, nil, false
+			}
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic, rt.TopicID = tp.Topic, tp.TopicID
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	p := &restoreCounter{first: make(chan int64, 1)}
+	r, err := stream.New(p, stream.WithKafka(kgo.SeedBrokers(emb.Brokers()...)), stream.WithCodec(codec),
+		stream.WithRestoreTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	err = r.Run(rctx)
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("Run = %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	if errors.Is(err, stream.ErrRestoreIncomplete) {
+		t.Fatalf("the restore waited for its deadline instead of failing at once: %v", err)
+	}
 }
