@@ -12,8 +12,9 @@
 // stream.Gate) it waits for the directory's watermarks to reach the end
 // offsets of the directory's inputs listed after the poll, so every
 // account fact logged before an event is in that event's fan-out, and no
-// transaction is open while it waits. A stopped directory blocks dispatch until it is back:
-// see docs/processing.md, "When the directory is down".
+// transaction is open while it waits. A directory stopped with facts
+// unread blocks dispatch until it is back: see docs/processing.md, "When
+// the directory is down".
 package dispatch
 
 import (
