@@ -58,7 +58,7 @@ func TestPythonConnectorVerifiesOurRequests(t *testing.T) {
 		acc := int64(7)
 		ev := &schemas.Event{EventID: id, Source: "portabilling", EventType: "Account/Status/Changed", Origin: schemas.OriginDirect,
 			IAccount: &acc, OccurredAt: time.Now(), ReceivedAt: time.Now(), Attributes: attrs, Payload: `{"a":1}`}
-		b, err := webhook.NewBody("IPTV", "7", ev, 1).Marshal()
+		b, err := webhook.AppendEventBody(nil, "IPTV", "7", ev, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

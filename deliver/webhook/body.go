@@ -3,18 +3,17 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"maps"
-	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/provbus/provbus/schemas"
 )
 
-// Body is the JSON a connector receives (docs/deliver.md). Field names are
-// a contract with connectors written in other languages.
+// Body is the JSON a connector receives (docs/deliver.md), as a Go type
+// for connectors to decode into. Field names are a contract with
+// connectors written in other languages. Delivery writes it with
+// AppendEventBody, held byte for byte to encoding/json of NewBody
+// (TestEventBodyLikeEncodingJSON).
 type Body struct {
 	EventID       string  `json:"event_id"`
 	Handler       string  `json:"handler"`
@@ -76,109 +75,6 @@ func IDs(ev *schemas.Event) map[string]any {
 		}
 	}
 	return ids
-}
-
-// Marshal returns the body's JSON: what encoding/json makes of Body, field
-// for field (TestMarshalLikeEncodingJSON), built by appending so that the
-// hot path of delivery does not walk the struct by reflection nor scan
-// Data twice. Data that is not JSON (never written by provbus's own
-// producers) still reaches the connector, as a string.
-func (b Body) Marshal() ([]byte, error) {
-	out := make([]byte, 0, 384+len(b.Data)+len(b.State))
-	out = appendField(out, "{", "event_id", b.EventID)
-	out = appendField(out, ",", "handler", b.Handler)
-	out = appendField(out, ",", "event_type", b.EventType)
-	out = appendField(out, ",", "origin", b.Origin)
-	out = appendNullable(out, "inherited_from", b.InheritedFrom)
-	out = appendNullable(out, "parent_event_id", b.ParentEventID)
-	out = appendField(out, ",", "source", b.Source)
-	if b.Instance != nil {
-		out = appendField(out, ",", "instance", *b.Instance)
-	}
-	out = appendField(out, ",", "occurred_at", b.OccurredAt)
-	out = appendField(out, ",", "received_at", b.ReceivedAt)
-	out = appendField(out, ",", "key", b.Key)
-	out = append(out, `,"ids":`...)
-	var err error
-	if out, err = appendIDs(out, b.IDs); err != nil {
-		return nil, err
-	}
-	out = append(out, `,"attributes":`...)
-	if b.Attributes == nil {
-		out = append(out, "null"...)
-	} else {
-		sep := "{"
-		for _, k := range slices.Sorted(maps.Keys(b.Attributes)) {
-			out = appendField(out, sep, k, b.Attributes[k])
-			sep = ","
-		}
-		if sep == "{" {
-			out = append(out, '{')
-		}
-		out = append(out, '}')
-	}
-	out = append(out, `,"data":`...)
-	if out, err = appendCompact(out, b.Data); err != nil {
-		out = appendString(out, string(b.Data))
-	}
-	if len(b.State) > 0 {
-		out = append(out, `,"state":`...)
-		if out, err = appendCompact(out, b.State); err != nil {
-			return nil, fmt.Errorf("state: %w", err)
-		}
-	}
-	out = append(out, `,"attempt":`...)
-	out = strconv.AppendInt(out, int64(b.Attempt), 10)
-	return append(out, '}'), nil
-}
-
-// appendField appends sep, then "name":"value".
-func appendField(dst []byte, sep, name, value string) []byte {
-	dst = append(dst, sep...)
-	dst = appendString(dst, name)
-	dst = append(dst, ':')
-	return appendString(dst, value)
-}
-
-func appendNullable(dst []byte, name string, v *string) []byte {
-	if v != nil {
-		return appendField(dst, ",", name, *v)
-	}
-	dst = append(dst, ',')
-	dst = appendString(dst, name)
-	return append(dst, ":null"...)
-}
-
-// appendIDs appends ids as an object with sorted keys; json.Number values
-// go as they are once checked, other values through encoding/json.
-func appendIDs(dst []byte, ids map[string]any) ([]byte, error) {
-	if ids == nil {
-		return append(dst, "null"...), nil
-	}
-	dst = append(dst, '{')
-	for i, k := range slices.Sorted(maps.Keys(ids)) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, k)
-		dst = append(dst, ':')
-		switch v := ids[k].(type) {
-		case string:
-			dst = appendString(dst, v)
-		case json.Number:
-			if _, err := strconv.ParseFloat(string(v), 64); err != nil || !json.Valid([]byte(v)) {
-				return nil, fmt.Errorf("ids.%s: invalid number %q", k, v)
-			}
-			dst = append(dst, v...)
-		default:
-			j, err := json.Marshal(v)
-			if err != nil {
-				return nil, fmt.Errorf("ids.%s: %w", k, err)
-			}
-			dst = append(dst, j...)
-		}
-	}
-	return append(dst, '}'), nil
 }
 
 // appendCompact appends src, checked and without insignificant

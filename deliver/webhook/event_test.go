@@ -12,16 +12,18 @@ import (
 	"github.com/provbus/provbus/schemas"
 )
 
-// TestEventBodyLikeMarshal: the body written straight from the event is,
-// byte for byte, NewBody's Marshal (itself checked against encoding/json
-// by TestMarshalLikeEncodingJSON), over random events: every typed id
-// present or not, strings with every character JSON escapes, attributes
-// past the sort buffer, payloads that are and are not JSON, times in
-// other zones and with nanoseconds, with and without state.
-func TestEventBodyLikeMarshal(t *testing.T) {
+// TestEventBodyLikeEncodingJSON: the body written straight from the event
+// is, byte for byte, what encoding/json writes for NewBody's Body (the
+// encoder it replaced), over random events: every typed id present or
+// not, strings with every character JSON escapes, attributes past the sort
+// buffer, payloads that are and are not JSON, times in other zones and
+// with nanoseconds, with and without state. The one intended difference:
+// data is compacted but not HTML-escaped, so the payloads carry no <, >
+// or &; a payload that is not JSON goes as a string.
+func TestEventBodyLikeEncodingJSON(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(2, 13))
-	pieces := []string{"a", "Z", "0", " ", `"`, `\`, "/", "<", ">", "&", "\x00", "\x1f", "\n", "\x7f",
-		"é", "€", "\U0001F600", "\u2028", "\xff", "\xc3"}
+	pieces := []string{"a", "Z", "0", " ", `"`, `\`, "/", "<", ">", "&", "\x00", "\x1f", "\b", "\f", "\n", "\r", "\t", "\x7f",
+		"é", "€", "\U0001F600", "\u2028", "\u2029", "\xff", "\xe2\x80", "\xc3"}
 	str := func() string {
 		var s strings.Builder
 		for range rnd.IntN(10) {
@@ -47,7 +49,7 @@ func TestEventBodyLikeMarshal(t *testing.T) {
 		zone := time.FixedZone("x", (rnd.IntN(48)-24)*1800)
 		return time.Unix(rnd.Int64N(4e9), rnd.Int64N(1e9)*int64(rnd.IntN(2))).In(zone)
 	}
-	payloads := []string{`{"i_account":1}`, ` { "a" : [1, 2.5e3, null, true, "x\u00e9\n<&>"] } `, `[]`, `12`, `not json`, `{"a":`, ``, "{\"\xff\":1}"}
+	payloads := []string{`{"i_account":1}`, ` { "a" : [1, 2.5e3, null, true, "x\u00e9\n"] } `, `[]`, `"s"`, `12`, `not json`, `{"a":`, ``, "{\"\xff\":1}"}
 	for i := range 3000 {
 		ev := &schemas.Event{EventID: str(), Source: str(), EventType: str(), Origin: str(), OccurredAt: when(), ReceivedAt: when(),
 			ParentEventID: opt(), InheritedFrom: opt(), Instance: opt(),
@@ -72,7 +74,10 @@ func TestEventBodyLikeMarshal(t *testing.T) {
 		}
 		b := NewBody("Huawei::PCRF", key, ev, attempt)
 		b.State = state
-		want, err := b.Marshal()
+		if len(b.Data) == 0 || !json.Valid(b.Data) {
+			b.Data, _ = json.Marshal(string(b.Data))
+		}
+		want, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
