@@ -34,11 +34,12 @@ type idField struct {
 }
 
 // AppendEventBody appends to dst the body of attempt for ev, read from the
-// topic of handler under key, with state (nil: none): the bytes of
-// NewBody(handler, key, ev, attempt) with State set, then Marshal
-// (TestEventBodyLikeMarshal), written straight from ev. Delivery's hot
-// path: no Body, no map of ids, no time strings, a reused buffer. On error
-// dst is returned as it was.
+// topic of handler under key, with state (nil: none): the bytes
+// encoding/json writes for NewBody(handler, key, ev, attempt) with State
+// set, except that data is compacted without HTML escaping and a payload
+// that is not JSON goes as a string (TestEventBodyLikeEncodingJSON),
+// written straight from ev. Delivery's hot path: no Body, no map of ids,
+// no time strings, a reused buffer. On error dst is returned as it was.
 func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt int, state json.RawMessage) ([]byte, error) {
 	size := 384 + len(ev.Payload) + len(state)
 	for k, v := range ev.Attributes {
