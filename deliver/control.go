@@ -36,6 +36,9 @@ func (r *handlerRun) applyControl(rec *kgo.Record) {
 			r.log.Info("pause flag", zap.Bool("paused", paused))
 		}
 		r.sched.SetPaused(paused)
+		if paused {
+			r.reclaim() // before the gauge says paused: nothing more goes out
+		}
 		r.m.Paused.Set(b2f(paused))
 	case state.IsOp(k, r.h.Name):
 		if rec.Value == nil {

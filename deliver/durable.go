@@ -129,6 +129,7 @@ func (r *handlerRun) revoke(ctx context.Context, parts []int32, commit bool) {
 	if len(parts) == 0 {
 		return
 	}
+	r.reclaim() // not sent yet: the new owner sends them
 	if commit {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := r.cl.Flush(fctx); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/provbus/provbus/deliver/order"
 	"github.com/provbus/provbus/deliver/state"
 	"github.com/provbus/provbus/deliver/target"
+	"github.com/provbus/provbus/deliver/webhook"
 	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -35,6 +36,16 @@ const (
 	gaugeEvery = time.Second
 )
 
+// sendQueue is how many due events wait for a sender. The loop hands out
+// up to MaxInFlight + sendQueue due events (distinct keys, as always):
+// MaxInFlight senders bound the requests at once, and the rest wait in the
+// work channel, so a sender whose request ended starts the next at once
+// instead of idling until the loop, one goroutine among many on the
+// machine's cores, has taken its result and dispatched again (BENCHMARKS.md,
+// "Delivery, third pass"). A pause, a breaker that opens and a revocation
+// take the waiting ones back unsent (reclaim).
+func sendQueue(h Handler) int { return max(1, h.MaxInFlight) }
+
 // handlerRun is one handler's delivery loop. Everything below "owned by
 // the loop" is touched by the loop goroutine only; the fetch, send,
 // control and produce goroutines talk to it through channels.
@@ -48,15 +59,21 @@ type handlerRun struct {
 	group                                                                   string
 
 	cl *kgo.Client // the group member, and the producer of every write
-	// accounts is the entity state put in each body; nil when the
-	// handler's include_state is off.
+	// accounts is the entity state put in each body, state its callback
+	// for webhook.AvroBody; both nil when the handler's include_state is
+	// off.
 	accounts *enrich.Table
-	tgt      *target.Target
-	brk      *target.Breaker
+	state    func(webhook.Summary) []byte
+	// bodies are the webhook.AvroBody of each writer schema id seen (a nil
+	// one: records of that schema are decoded).
+	bodies sync.Map
+	tgt    *target.Target
+	brk    *target.Breaker
 
 	batches chan []*kgo.Record
 	fetchOK chan struct{}
-	// work feeds the MaxInFlight senders (see dispatch).
+	// work feeds the MaxInFlight senders, and holds up to sendQueue more
+	// (see dispatch).
 	work    chan job
 	results chan result
 	calls   chan func()
@@ -77,6 +94,8 @@ type handlerRun struct {
 	lastGauges time.Time
 	ops        map[string]opRequest // operator requests not yet applied, by control key
 	due        []*order.Entry       // step's reused buffer for the due entries
+	// probe is the half-open breaker's probe until its result is in.
+	probe *order.Entry
 	// delivery is finish's history record, reused: encoded before the next.
 	delivery schemas.Delivery
 	sendCtx  context.Context
@@ -93,11 +112,14 @@ func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Tabl
 		group:    string(ns) + topology.DeliverGroup(h.Name),
 		tgt:      target.New(h.Target), brk: target.NewBreaker(),
 		batches: make(chan []*kgo.Record), fetchOK: make(chan struct{}, 1),
-		work:    make(chan job, max(1, h.MaxInFlight)),
-		results: make(chan result, max(1, h.MaxInFlight)), calls: make(chan func()),
+		work:    make(chan job, sendQueue(h)),
+		results: make(chan result, max(1, h.MaxInFlight)+sendQueue(h)), calls: make(chan func()),
 		ackSig: make(chan struct{}, 1), fatal: make(chan error, 1), loopDone: make(chan struct{}),
-		sched: order.New(h.MaxInFlight), owned: map[int32]bool{}, ops: map[string]opRequest{},
+		sched: order.New(max(1, h.MaxInFlight) + sendQueue(h)), owned: map[int32]bool{}, ops: map[string]opRequest{},
 		accounts: accounts,
+	}
+	if accounts != nil {
+		r.state = r.stateOf
 	}
 	// The pause flag and pending requests are read before anything is
 	// fetched: a paused handler sends nothing, even right after a start.
@@ -131,7 +153,7 @@ func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Tabl
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
 	r.sendCtx = sendCtx
-	for range cap(r.work) {
+	for range max(1, h.MaxInFlight) {
 		go r.sender()
 	}
 
@@ -226,6 +248,9 @@ func (r *handlerRun) loop(ctx context.Context) error {
 func (r *handlerRun) step(now time.Time) time.Time {
 	wake := now.Add(time.Second)
 	sending := !r.sched.Paused()
+	if !sending {
+		r.reclaim() // paused: nothing more goes out but what is in flight
+	}
 	if ok, until := r.brk.Allow(now); !sending {
 		if ok {
 			r.brk.CancelProbe()
@@ -239,11 +264,14 @@ func (r *handlerRun) step(now time.Time) time.Time {
 		for _, e := range due {
 			r.dispatch(e)
 		}
+		switch {
+		case limit == 1 && len(due) == 0:
+			r.brk.CancelProbe() // nothing to probe with yet
+		case limit == 1:
+			r.probe = due[0]
+		}
 		clear(due) // the entries are the scheduler's, not the buffer's
 		r.due = due[:0]
-		if limit == 1 && len(due) == 0 {
-			r.brk.CancelProbe() // nothing to probe with yet
-		}
 	} else {
 		sending = false
 		if !until.IsZero() && until.Before(wake) {
@@ -310,6 +338,24 @@ func (r *handlerRun) dispatch(e *order.Entry) {
 			defer s.Close()
 			r.send(s, new(schemas.Event), j.e, j.attempt)
 		}()
+	}
+}
+
+// reclaim takes back the events waiting in the work channel for a sender:
+// they were never sent. A probe taken back is given back to the breaker,
+// which would otherwise wait for its result for ever.
+func (r *handlerRun) reclaim() {
+	for {
+		select {
+		case j := <-r.work:
+			r.sched.Unsend(j.e)
+			if j.e == r.probe {
+				r.probe = nil
+				r.brk.CancelProbe()
+			}
+		default:
+			return
+		}
 	}
 }
 

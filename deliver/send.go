@@ -28,11 +28,18 @@ type result struct {
 	eventType string
 }
 
-// send decodes e into ev (the sender's, reused: Decode resets it), builds
-// its request and posts it with s; it runs on a sender and reports on
-// r.results.
+// send builds e's request and posts it with s; it runs on a sender and
+// reports on r.results. The body is written from the record's Avro value
+// when webhook.AvroBody knows its writer schema, else from the event
+// decoded into ev (the sender's, reused: Decode resets it).
 func (r *handlerRun) send(s *target.Sender, ev *schemas.Event, e *order.Entry, attempt int) {
 	res := result{e: e, attempt: attempt}
+	if body, sum, ok := r.avroBody(s, e, attempt); ok {
+		res.eventID, res.eventType = string(sum.EventID), string(sum.EventType)
+		res.resp = s.Send(target.Request{EventID: res.eventID, Attempt: attempt, Body: body})
+		r.report(res)
+		return
+	}
 	if _, err := r.o.Codec.Decode(r.sendCtx, e.Value, ev); err != nil {
 		if res.poison = schemas.PoisonReason(err); res.poison == "" {
 			// The registry is unreachable: a retriable failure of ours,
@@ -57,6 +64,31 @@ func (r *handlerRun) send(s *target.Sender, ev *schemas.Event, e *order.Entry, a
 	}
 	res.resp = s.Send(target.Request{EventID: ev.EventID, Attempt: attempt, Body: body})
 	r.report(res)
+}
+
+// avroBody writes e's body straight from its Avro value; false when its
+// writer schema is not one webhook.AvroBody knows, or the value is not
+// readable: the decoder then has its say (poison or not).
+func (r *handlerRun) avroBody(s *target.Sender, e *order.Entry, attempt int) ([]byte, webhook.Summary, bool) {
+	id, schema, v, err := r.o.Codec.WriterSchema(r.sendCtx, e.Value)
+	if err != nil {
+		return nil, webhook.Summary{}, false
+	}
+	ab, ok := r.bodies.Load(id)
+	if !ok {
+		ab, _ = r.bodies.LoadOrStore(id, webhook.NewAvroBody(schema)) // nil: not one it knows
+	}
+	if ab.(*webhook.AvroBody) == nil {
+		return nil, webhook.Summary{}, false
+	}
+	body, sum, err := ab.(*webhook.AvroBody).Append(s.Buffer(), r.h.Name, e.Key, v, attempt, r.state)
+	return body, sum, err == nil
+}
+
+// stateOf is the body's state for an event, as webhook.AvroBody asks for
+// it (r.state, set when the handler's include_state is on).
+func (r *handlerRun) stateOf(sum webhook.Summary) []byte {
+	return r.accounts.AccountJSON(sum.IAccount, sum.HasAccount, time.Now())
 }
 
 func (r *handlerRun) report(res result) {
@@ -113,8 +145,15 @@ func (r *handlerRun) finish(res result) {
 			d.Error = failReason
 		}
 	}
+	if e == r.probe {
+		r.probe = nil
+	}
 	if res.resp.Sent {
+		wasOpen := r.brk.Open()
 		r.brk.Record(res.resp.Answered(), now)
+		if !wasOpen && r.brk.Open() {
+			r.reclaim() // the target is down: what waits for a sender stays unsent
+		}
 	}
 	e.LastError = d.Error
 	if e.LastError == "" && d.StatusCode != 0 && outcome != order.Done {

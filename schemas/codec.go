@@ -54,6 +54,7 @@ type Codec struct {
 
 	topics  sync.Map  // topic → *topicSerde, the encoder for its registered schema
 	decoder *sr.Serde // every schema id seen so far (safe for concurrent use)
+	writers sync.Map  // schema id → avro.Schema, the same ids
 
 	mu          sync.Mutex
 	failed      map[int]notFound // ids the registry answered "not found" for, until when
@@ -232,6 +233,29 @@ func (c *Codec) topic(topic string) (*topicSerde, bool) {
 func (c *Codec) registerDecoder(id int, schema avro.Schema) {
 	// Decoding looks up by id only; the decode function fills any target.
 	c.decoder.Register(id, (*Event)(nil), sr.DecodeFn(decoder(schema)))
+	c.writers.Store(id, schema)
+}
+
+// WriterSchema returns the schema id of a wire-format value, its writer
+// schema (fetched from the registry the first time, as Decode does; the
+// same errors) and the Avro body after the header: for a reader that reads
+// the body itself.
+func (c *Codec) WriterSchema(ctx context.Context, b []byte) (int, avro.Schema, []byte, error) {
+	var h sr.ConfluentHeader
+	id, body, err := h.DecodeID(b)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %v", ErrNotWireFormat, err)
+	}
+	s, ok := c.writers.Load(id)
+	if !ok {
+		if err := c.learn(ctx, id); err != nil {
+			return id, nil, nil, err
+		}
+		if s, ok = c.writers.Load(id); !ok {
+			return id, nil, nil, fmt.Errorf("%w: %d", ErrUnknownSchema, id)
+		}
+	}
+	return id, s.(avro.Schema), body, nil
 }
 
 // Decode decodes a wire-format value into v (an *Event, *Quarantined or *Delivery),

@@ -1,6 +1,7 @@
 package schemas_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +97,41 @@ func TestCodecDecodeOlderWriter(t *testing.T) {
 	}
 	if got.MSISDN == nil || *got.MSISDN != "33612345678" || got.IAccount != nil {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestCodecWriterSchema: a fresh reader learns a value's writer schema
+// by its id, and fails on poison as Decode does.
+func TestCodecWriterSchema(t *testing.T) {
+	ctx := context.Background()
+	writer, reg := newCodec(t)
+	text, _ := schemas.EventSchema("transatel.subscriber", "", "transatel")
+	id, err := writer.Use(ctx, "transatel.subscriber", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := sampleEvent()
+	b, err := writer.Encode(nil, "transatel.subscriber", &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := sr.NewClient(sr.URLs(reg.URL()))
+	reader := schemas.NewCodec(client)
+	for range 2 { // learned, then cached
+		gotID, s, body, err := reader.WriterSchema(ctx, b)
+		if err != nil || gotID != id {
+			t.Fatalf("WriterSchema: id %d err %v, want %d", gotID, err, id)
+		}
+		want, _ := schemas.Parse(text)
+		if s.Fingerprint() != want.Fingerprint() || !bytes.Equal(body, b[5:]) {
+			t.Fatalf("schema %s, body % x", s, body)
+		}
+	}
+	if _, _, _, err := reader.WriterSchema(ctx, []byte{1, 0}); !errors.Is(err, schemas.ErrNotWireFormat) {
+		t.Fatalf("not wire format: %v", err)
+	}
+	if _, _, _, err := reader.WriterSchema(ctx, []byte{0, 0, 0, 0x7f, 0x7f, 2}); !errors.Is(err, schemas.ErrUnknownSchema) {
+		t.Fatalf("unknown id: %v", err)
 	}
 }
 

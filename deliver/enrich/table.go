@@ -175,13 +175,18 @@ func (t *Table) Of(ev *schemas.Event, now time.Time) State {
 	if ev.IAccount == nil {
 		return State{}
 	}
+	return t.OfAccount(*ev.IAccount, now)
+}
+
+// OfAccount returns the state for an event of account iAccount as of now.
+func (t *Table) OfAccount(iAccount int64, now time.Time) State {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	a, ok := t.accounts[*ev.IAccount]
+	a, ok := t.accounts[iAccount]
 	if !ok {
 		return State{}
 	}
-	s := &Account{IAccount: *ev.IAccount, Closed: a.closed || a.dirClosed, Suspended: a.suspended, Blocked: a.blocked,
+	s := &Account{IAccount: iAccount, Closed: a.closed || a.dirClosed, Suspended: a.suspended, Blocked: a.blocked,
 		AsOf: now.UTC().Format(time.RFC3339Nano)}
 	if a.customer != 0 { // a is a copy: the pointers outlive the lock
 		s.ICustomer = &a.customer
@@ -201,8 +206,19 @@ func (t *Table) Of(ev *schemas.Event, now time.Time) State {
 }
 
 // JSON returns the state for ev as of now, marshalled.
-func (t *Table) JSON(ev *schemas.Event, now time.Time) json.RawMessage {
-	b, err := json.Marshal(t.Of(ev, now))
+func (t *Table) JSON(ev *schemas.Event, now time.Time) json.RawMessage { return marshal(t.Of(ev, now)) }
+
+// AccountJSON is JSON for an event of account iAccount, or (hasAccount
+// false) of no account.
+func (t *Table) AccountJSON(iAccount int64, hasAccount bool, now time.Time) json.RawMessage {
+	if !hasAccount {
+		return marshal(State{})
+	}
+	return marshal(t.OfAccount(iAccount, now))
+}
+
+func marshal(s State) json.RawMessage {
+	b, err := json.Marshal(s)
 	if err != nil {
 		panic(err) // ints, bools and strings always marshal
 	}

@@ -8,7 +8,8 @@
 //     failed, skipped). Each key has a queue; only its head is ever sent.
 //   - Isolation. A head waiting for a retry or blocked by an operator holds
 //     its own key only; the other keys of its partition go on.
-//   - Bounded concurrency. At most MaxInFlight heads are in flight.
+//   - Bounded concurrency. At most the bound given to New of heads are in
+//     flight: handed out by Due, and neither finished nor taken back.
 //   - Commit. The committed offset of a partition is the lowest offset
 //     that is neither final nor durable in the state topic: everything
 //     below it survives a crash, either as an outcome already reached or as
@@ -282,6 +283,25 @@ func (s *Scheduler) pop(e *Entry) {
 	}
 	s.keys[e.Key] = q
 	s.wake(q[0])
+}
+
+// Unsend takes back an entry Due handed out that was never sent (the
+// caller's send queue was emptied by a pause or an opening circuit
+// breaker): it is no longer in flight, its attempt is not counted, and its
+// key is the first to go again.
+func (s *Scheduler) Unsend(e *Entry) {
+	if !e.inFlight {
+		return
+	}
+	e.inFlight = false
+	if e.revoked {
+		return // Revoke already freed its slot
+	}
+	s.inFlight--
+	if e.Attempt--; e.Attempt == 0 {
+		e.FirstAt = time.Time{}
+	}
+	s.ready = append([]string{e.Key}, s.ready...)
 }
 
 // Durable records that the state topic acknowledged a write of e.

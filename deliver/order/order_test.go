@@ -91,6 +91,51 @@ func TestMaxInFlightAndPause(t *testing.T) {
 	}
 }
 
+// TestUnsend: an entry handed out and taken back unsent is as if never
+// handed out: its slot free, its attempt not counted, its key first again.
+func TestUnsend(t *testing.T) {
+	s := New(2)
+	for i := range 4 {
+		s.Add(entry(0, int64(i), fmt.Sprint("k", i)))
+	}
+	out := s.Due(t0, 0) // k0, k1
+	s.Unsend(out[1])
+	if e := out[1]; e.Attempt != 0 || !e.FirstAt.IsZero() {
+		t.Fatalf("after Unsend: attempt %d, first at %v", e.Attempt, e.FirstAt)
+	}
+	s.Unsend(out[1]) // twice is once
+	if got := keysOf(s.Due(t0.Add(time.Second), 0)); got != "k1@1 " {
+		t.Fatalf("Due after Unsend = %q, want k1 again first and alone (k0 still in flight)", got)
+	}
+	if out[1].FirstAt != t0.Add(time.Second) {
+		t.Fatalf("first at %v, want the real send", out[1].FirstAt)
+	}
+
+	// A retried head keeps its earlier attempts and first time.
+	q := New(1)
+	q.Add(entry(0, 0, "k"))
+	e := q.Due(t0, 0)[0]
+	q.Finish(e, Retry, t0.Add(time.Second))
+	if again := q.Due(t0.Add(2*time.Second), 0); keysOf(again) != "k@0 " || e.Attempt != 2 {
+		t.Fatalf("Due = %q, attempt %d", keysOf(again), e.Attempt)
+	}
+	q.Unsend(e)
+	if e.Attempt != 1 || e.FirstAt != t0 {
+		t.Fatalf("after Unsend of a retry: attempt %d, first at %v", e.Attempt, e.FirstAt)
+	}
+
+	// One of a revoked partition is forgotten, its slot freed by Revoke.
+	r := New(1)
+	r.Add(entry(3, 0, "x"))
+	r.Add(entry(4, 0, "y"))
+	x := r.Due(t0, 0)[0]
+	r.Revoke(3)
+	r.Unsend(x)
+	if got := keysOf(r.Due(t0, 0)); got != "y@0 " {
+		t.Fatalf("after revoke and Unsend Due = %q, want y alone", got)
+	}
+}
+
 func TestRestoreDropsWhatWasHandled(t *testing.T) {
 	s := New(4)
 	// The state topic holds a@3 (retrying) and a@5 (queued behind it); the

@@ -87,12 +87,23 @@ func appendCompact(dst, src []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// decodeRune is utf8's DecodeRune for either kind of string.
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch s := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(s)
+	case []byte:
+		return utf8.DecodeRune(s)
+	}
+	panic("unreachable")
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaped exactly as
 // encoding/json escapes it (HTML-safe: <, > and & as \u00XX; invalid
 // UTF-8 as \ufffd; U+2028 and U+2029 escaped).
-func appendString(dst []byte, s string) []byte {
+func appendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -122,7 +133,7 @@ func appendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)

@@ -19,7 +19,7 @@ var idOrder = func() []idField {
 	for _, src := range schemas.Sources {
 		for _, f := range schemas.IDFields(src) {
 			if !slices.ContainsFunc(all, func(g idField) bool { return g.field == f.Name }) {
-				all = append(all, idField{field: f.Name, name: string(appendString(nil, f.Name)) + ":", get: schemas.IDGetter(f.Name)})
+				all = append(all, idField{field: f.Name, name: string(appendString(nil, f.Name)) + ":", long: f.Long, get: schemas.IDGetter(f.Name)})
 			}
 		}
 	}
@@ -30,6 +30,7 @@ var idOrder = func() []idField {
 // idField is one typed id as the body writes it.
 type idField struct {
 	field, name string
+	long        bool
 	get         func(*schemas.Event) (*int64, *string)
 }
 
@@ -101,10 +102,19 @@ func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt
 	if out, err = appendCompact(out, []byte(ev.Payload)); err != nil {
 		out = appendString(out, ev.Payload)
 	}
+	if out, err = appendEnd(out, state, attempt); err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// appendEnd ends a body: the state (none when empty) and the attempt.
+func appendEnd(out, state []byte, attempt int) ([]byte, error) {
 	if len(state) > 0 {
+		var err error
 		out = append(out, `,"state":`...)
 		if out, err = appendCompact(out, state); err != nil {
-			return dst, fmt.Errorf("state: %w", err)
+			return out, fmt.Errorf("state: %w", err)
 		}
 	}
 	out = append(out, `,"attempt":`...)

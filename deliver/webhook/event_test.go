@@ -22,52 +22,15 @@ import (
 // or &; a payload that is not JSON goes as a string.
 func TestEventBodyLikeEncodingJSON(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(2, 13))
-	pieces := []string{"a", "Z", "0", " ", `"`, `\`, "/", "<", ">", "&", "\x00", "\x1f", "\b", "\f", "\n", "\r", "\t", "\x7f",
-		"é", "€", "\U0001F600", "\u2028", "\u2029", "\xff", "\xe2\x80", "\xc3"}
-	str := func() string {
-		var s strings.Builder
-		for range rnd.IntN(10) {
-			s.WriteString(pieces[rnd.IntN(len(pieces))])
-		}
-		return s.String()
-	}
-	opt := func() *string {
-		if rnd.IntN(2) == 0 {
-			return nil
-		}
-		s := str()
-		return &s
-	}
-	num := func() *int64 {
-		if rnd.IntN(2) == 0 {
-			return nil
-		}
-		n := rnd.Int64N(1<<62) - 1<<61
-		return &n
-	}
-	when := func() time.Time {
-		zone := time.FixedZone("x", (rnd.IntN(48)-24)*1800)
-		return time.Unix(rnd.Int64N(4e9), rnd.Int64N(1e9)*int64(rnd.IntN(2))).In(zone)
-	}
-	payloads := []string{`{"i_account":1}`, ` { "a" : [1, 2.5e3, null, true, "x\u00e9\n"] } `, `[]`, `"s"`, `12`, `not json`, `{"a":`, ``, "{\"\xff\":1}"}
+	gen := newEventGen(rnd)
 	for i := range 3000 {
-		ev := &schemas.Event{EventID: str(), Source: str(), EventType: str(), Origin: str(), OccurredAt: when(), ReceivedAt: when(),
-			ParentEventID: opt(), InheritedFrom: opt(), Instance: opt(),
-			IEnv: num(), ICustomer: num(), IAccount: num(), IProduct: num(), IDID: num(), DIDNumber: opt(), IInvoice: num(),
-			IPaymentTransaction: num(), IVendor: num(), IConnection: num(), MSISDN: opt(), SIMSerial: opt(), IMSI: opt(),
-			TransactionID: opt(), ObjectID: opt(), Payload: payloads[i%len(payloads)]}
-		if n := rnd.IntN(40); n > 0 {
-			ev.Attributes = map[string]string{}
-			for j := range n {
-				ev.Attributes[str()+strconv.Itoa(j)] = str()
-			}
-		}
+		ev := gen.event(i)
 		var state json.RawMessage
 		if rnd.IntN(2) == 0 {
 			state = json.RawMessage(`{"customer": {"i_customer": 7}, "closed": false}`)
 		}
-		key, attempt := str(), rnd.IntN(200)-1
-		prefix := []byte(str()) // a reused buffer's old contents
+		key, attempt := gen.str(), rnd.IntN(200)-1
+		prefix := []byte(gen.str()) // a reused buffer's old contents
 		got, err := AppendEventBody(prefix[:0], "Huawei::PCRF", key, ev, attempt, state)
 		if err != nil {
 			t.Fatal(err)
@@ -88,4 +51,62 @@ func TestEventBodyLikeEncodingJSON(t *testing.T) {
 	if _, err := AppendEventBody(nil, "h", "k", &schemas.Event{}, 1, json.RawMessage(`{`)); err == nil {
 		t.Error("state that is not JSON was accepted")
 	}
+}
+
+// eventGen makes random events: every typed id present or not, strings
+// with every character JSON escapes, attributes past the sort buffer,
+// payloads that are and are not JSON, times in other zones and with
+// nanoseconds.
+type eventGen struct{ rnd *rand.Rand }
+
+func newEventGen(rnd *rand.Rand) eventGen { return eventGen{rnd} }
+
+var genPieces = []string{"a", "Z", "0", " ", `"`, `\`, "/", "<", ">", "&", "\x00", "\x1f", "\b", "\f", "\n", "\r", "\t", "\x7f",
+	"é", "€", "\U0001F600", "\u2028", "\u2029", "\xff", "\xe2\x80", "\xc3"}
+
+var genPayloads = []string{`{"i_account":1}`, ` { "a" : [1, 2.5e3, null, true, "x\u00e9\n"] } `, `[]`, `"s"`, `12`, `not json`, `{"a":`, ``, "{\"\xff\":1}"}
+
+func (g eventGen) str() string {
+	var s strings.Builder
+	for range g.rnd.IntN(10) {
+		s.WriteString(genPieces[g.rnd.IntN(len(genPieces))])
+	}
+	return s.String()
+}
+
+func (g eventGen) opt() *string {
+	if g.rnd.IntN(2) == 0 {
+		return nil
+	}
+	s := g.str()
+	return &s
+}
+
+func (g eventGen) num() *int64 {
+	if g.rnd.IntN(2) == 0 {
+		return nil
+	}
+	n := g.rnd.Int64N(1<<62) - 1<<61
+	return &n
+}
+
+func (g eventGen) when() time.Time {
+	zone := time.FixedZone("x", (g.rnd.IntN(48)-24)*1800)
+	return time.Unix(g.rnd.Int64N(4e9), g.rnd.Int64N(1e9)*int64(g.rnd.IntN(2))).In(zone)
+}
+
+// event is the i-th random event (i picks the payload).
+func (g eventGen) event(i int) *schemas.Event {
+	ev := &schemas.Event{EventID: g.str(), Source: g.str(), EventType: g.str(), Origin: g.str(), OccurredAt: g.when(), ReceivedAt: g.when(),
+		ParentEventID: g.opt(), InheritedFrom: g.opt(), Instance: g.opt(),
+		IEnv: g.num(), ICustomer: g.num(), IAccount: g.num(), IProduct: g.num(), IDID: g.num(), DIDNumber: g.opt(), IInvoice: g.num(),
+		IPaymentTransaction: g.num(), IVendor: g.num(), IConnection: g.num(), MSISDN: g.opt(), SIMSerial: g.opt(), IMSI: g.opt(),
+		TransactionID: g.opt(), ObjectID: g.opt(), Payload: genPayloads[i%len(genPayloads)]}
+	if n := g.rnd.IntN(40); n > 0 {
+		ev.Attributes = map[string]string{}
+		for j := range n {
+			ev.Attributes[g.str()+strconv.Itoa(j)] = g.str()
+		}
+	}
+	return ev
 }
