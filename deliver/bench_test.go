@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/provbus/provbus/deliver/enrich"
 	"github.com/provbus/provbus/internal/cputime"
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/records"
@@ -76,6 +77,30 @@ func benchProduce(b *testing.B, c *embeddedtest.Cluster, n int) {
 	}
 }
 
+// benchAccounts makes every benchmark key an account the state table
+// knows: an Account/New with its customer and product, then a block.
+func benchAccounts(b *testing.B, c *embeddedtest.Cluster) {
+	c.Create(b, 6, enrich.Topics()...)
+	c.Use(b, "portabilling.account")
+	var recs []*kgo.Record
+	cust, prod := int64(5), int64(3)
+	for i := range benchKeys {
+		acc := int64(i)
+		for j, typ := range []string{"Account/New", "Account/Blocked"} {
+			ev := &schemas.Event{EventID: fmt.Sprint("acc-", i, "-", j), Source: "portabilling", EventType: typ, Origin: schemas.OriginDirect,
+				IAccount: &acc, ICustomer: &cust, IProduct: &prod, OccurredAt: time.Now(), ReceivedAt: time.Now(), Payload: `{}`}
+			rec, err := records.Event(c.Codec, "portabilling.account", fmt.Sprint(acc), ev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs = append(recs, rec)
+		}
+	}
+	if err := c.Client.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func benchCluster(b *testing.B) *embeddedtest.Cluster {
 	c := embeddedtest.Start(b, 6)
 	c.Create(b, 6, topology.HandlerTopic(testHandler), topology.TopicDeliveries, topology.TopicDeliverState,
@@ -90,8 +115,18 @@ func benchCluster(b *testing.B) *embeddedtest.Cluster {
 // The side that runs second finds a bigger heap (the broker keeps every
 // record) and runs 2–3 % slower for it, so the sides take turns going
 // first: odd runs deliver first, even runs bare first; take -count even.
+// "state" runs with include_state on (the default), every account known
+// to the state table; "nostate" with it off.
 func BenchmarkDeliverThroughput(b *testing.B) {
+	b.Run("state", func(b *testing.B) { benchThroughput(b, true) })
+	b.Run("nostate", func(b *testing.B) { benchThroughput(b, false) })
+}
+
+func benchThroughput(b *testing.B, withState bool) {
 	c := benchCluster(b)
+	if withState {
+		benchAccounts(b, c)
+	}
 	benchProduce(b, c, benchEvents)
 
 	var deliverRate, bareRate float64
@@ -101,7 +136,7 @@ func BenchmarkDeliverThroughput(b *testing.B) {
 		srv := labelledServer("deliver", tg)
 		defer srv.Close()
 		h := fastHandler(srv.URL)
-		h.MaxInFlight = 16
+		h.MaxInFlight, h.IncludeState = 16, withState
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		m := measure(b, "deliver", func() {

@@ -63,7 +63,7 @@ type handlerRun struct {
 	// for webhook.AvroBody; both nil when the handler's include_state is
 	// off.
 	accounts *enrich.Table
-	state    func(webhook.Summary) []byte
+	state    func([]byte, webhook.Summary) []byte
 	// bodies are the webhook.AvroBody of each writer schema id seen (a nil
 	// one: records of that schema are decoded).
 	bodies sync.Map
@@ -119,7 +119,7 @@ func runHandler(ctx context.Context, o Options, h Handler, accounts *enrich.Tabl
 		accounts: accounts,
 	}
 	if accounts != nil {
-		r.state = r.stateOf
+		r.state = r.appendState
 	}
 	// The pause flag and pending requests are read before anything is
 	// fetched: a paused handler sends nothing, even right after a start.

@@ -85,10 +85,10 @@ func (r *handlerRun) avroBody(s *target.Sender, e *order.Entry, attempt int) ([]
 	return body, sum, err == nil
 }
 
-// stateOf is the body's state for an event, as webhook.AvroBody asks for
-// it (r.state, set when the handler's include_state is on).
-func (r *handlerRun) stateOf(sum webhook.Summary) []byte {
-	return r.accounts.AccountJSON(sum.IAccount, sum.HasAccount, time.Now())
+// appendState appends the body's state for an event, as webhook.AvroBody
+// asks for it (r.state, set when the handler's include_state is on).
+func (r *handlerRun) appendState(dst []byte, sum webhook.Summary) []byte {
+	return r.accounts.AppendAccountJSON(dst, sum.IAccount, sum.HasAccount, time.Now())
 }
 
 func (r *handlerRun) report(res result) {

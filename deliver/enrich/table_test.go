@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -72,5 +73,50 @@ func TestStateJSON(t *testing.T) {
 	}
 	if m["account"]["i_customer"] != nil || m["account"]["last_status_event"] != nil {
 		t.Errorf("unknowns must be null: %v", m["account"])
+	}
+}
+
+// TestAppendAccountJSONLikeJSON: the state written by hand is, byte for
+// byte, what JSON (encoding/json of the State) writes, over random
+// accounts: ids known or not, every flag, no last status or one whose type
+// needs escaping, times in other zones; and for unknown and absent
+// accounts.
+func TestAppendAccountJSONLikeJSON(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	tb := NewTable()
+	types := []string{"Account/Blocked", "Account/Status/Closed", `Odd "quoted" type`, "A<B>&C", "Typ\u00e9\u2028\x01", "\xff"}
+	for _, typ := range types {
+		tb.intern(typ)
+	}
+	pick := func(v int64) int64 {
+		if rnd.IntN(2) == 0 {
+			return 0
+		}
+		return v
+	}
+	buf := []byte("old contents")
+	for i := range 2000 {
+		id := int64(i + 1)
+		a := account{customer: pick(rnd.Int64()), product: pick(rnd.Int64N(1000)), dirClosed: rnd.IntN(4) == 0,
+			closed: rnd.IntN(2) == 0, suspended: rnd.IntN(2) == 0, blocked: rnd.IntN(2) == 0}
+		switch rnd.IntN(3) {
+		case 1:
+			a.lastAt, a.lastType = rnd.Int64N(4e12)-1e12, uint16(1+rnd.IntN(len(types)))
+		case 2:
+			a.lastAt = rnd.Int64N(4e12) // a time with no type interned (the table full)
+		}
+		tb.accounts[id] = a
+		now := time.Unix(rnd.Int64N(4e9), rnd.Int64N(1e9)).In(time.FixedZone("x", 3600*(rnd.IntN(24)-12)))
+		ev := &schemas.Event{IAccount: &id}
+		if got, want := string(tb.AppendAccountJSON(buf[:0], id, true, now)), string(tb.JSON(ev, now)); got != want {
+			t.Fatalf("account %+v:\n got %s\nwant %s", a, got, want)
+		}
+	}
+	unknown := int64(-5)
+	if got, want := string(tb.AppendAccountJSON(nil, unknown, true, time.Now())), string(tb.JSON(&schemas.Event{IAccount: &unknown}, time.Now())); got != want {
+		t.Fatalf("unknown account: got %s want %s", got, want)
+	}
+	if got, want := string(tb.AppendAccountJSON(nil, 0, false, time.Now())), string(tb.JSON(&schemas.Event{}, time.Now())); got != want {
+		t.Fatalf("no account: got %s want %s", got, want)
 	}
 }

@@ -25,11 +25,11 @@ func mustSchema(t testing.TB, topic string) avro.Schema {
 }
 
 // testState is a state that depends on the account id, as deliver's does.
-func testState(sum Summary) []byte {
+func testState(dst []byte, sum Summary) []byte {
 	if !sum.HasAccount {
-		return nil
+		return append(dst, "{}"...)
 	}
-	return []byte(`{"account": {"i_account": ` + strconv.FormatInt(sum.IAccount, 10) + `}}`)
+	return append(dst, `{"account":{"i_account":`+strconv.FormatInt(sum.IAccount, 10)+`}}`...)
 }
 
 // viaDecode is the body the way it is written without AvroBody: decode
@@ -43,7 +43,7 @@ func viaDecode(schema avro.Schema, v []byte, key string, attempt int) ([]byte, *
 	if ev.IAccount != nil {
 		sum.IAccount = *ev.IAccount
 	}
-	body, err := AppendEventBody(nil, "Huawei::PCRF", key, ev, attempt, testState(sum))
+	body, err := AppendEventBody(nil, "Huawei::PCRF", key, ev, attempt, testState(nil, sum))
 	return body, ev, err
 }
 
