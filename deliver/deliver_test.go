@@ -17,6 +17,7 @@ import (
 
 	"github.com/provbus/provbus/deliver/retry"
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
+	"github.com/provbus/provbus/internal/metrics"
 	"github.com/provbus/provbus/internal/records"
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -117,11 +118,17 @@ func (rc *receiver) delivered() (keys, events int) {
 	return
 }
 
+// run runs deliver for h until stop or the test's end.
 func run(t *testing.T, c *embeddedtest.Cluster, h Handler) (stop func()) {
+	return runMetered(t, c, h, nil)
+}
+
+// runMetered is run with metrics m (nil: none).
+func runMetered(t *testing.T, c *embeddedtest.Cluster, h Handler, m *metrics.Pipeline) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zaptest.NewLogger(t)}, []Handler{h})
+		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Metrics: m, Log: zaptest.NewLogger(t)}, []Handler{h})
 	}()
 	var once sync.Once
 	stop = func() {

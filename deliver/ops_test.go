@@ -13,7 +13,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/metrics"
@@ -209,13 +208,7 @@ func TestPauseMidRun(t *testing.T) {
 	defer srv.Close()
 	produceEvents(t, c, 4, 5)
 	m := metrics.New(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Metrics: m, Log: zaptest.NewLogger(t)},
-			[]Handler{fastHandler(srv.URL)})
-	}()
-	defer func() { cancel(); <-done }()
+	runMetered(t, c, fastHandler(srv.URL), m)
 	waitFor(t, "the first events", 20*time.Second, func() bool { _, n := rc.delivered(); return n >= 20 })
 	a := admin(c)
 	if err := a.SetPaused(context.Background(), testHandler, true); err != nil {

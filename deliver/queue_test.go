@@ -11,8 +11,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/provbus/provbus/deliver/order"
 	"github.com/provbus/provbus/deliver/target"
@@ -54,12 +52,8 @@ func TestMaxInFlightBoundsRequests(t *testing.T) {
 	produceEvents(t, c, 40, 2)
 	h := fastHandler(srv.URL)
 	h.MaxInFlight = 3
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zaptest.NewLogger(t)}, []Handler{h})
-	}()
-	defer func() { g.open(); cancel(); <-done }()
+	defer g.open() // before run's clean-up stops deliver: senders wait on it
+	run(t, c, h)
 	// Let requests through one at a time, slowly enough that every sender
 	// and the queue behind them are full each time.
 	waitFor(t, "the first requests", 20*time.Second, func() bool { return g.now.Load() >= 3 })
@@ -88,12 +82,8 @@ func TestPauseTakesBackQueuedEvents(t *testing.T) {
 	h := fastHandler(srv.URL)
 	h.MaxInFlight = 2
 	m := metrics.New(nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Metrics: m, Log: zaptest.NewLogger(t)}, []Handler{h})
-	}()
-	defer func() { g.open(); cancel(); <-done }()
+	defer g.open()
+	runMetered(t, c, h, m)
 	waitFor(t, "two requests held", 20*time.Second, func() bool { return g.now.Load() == 2 })
 	time.Sleep(100 * time.Millisecond) // the queue behind them fills
 	if err := admin(c).SetPaused(context.Background(), testHandler, true); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/provbus/provbus/schemas"
 	"github.com/provbus/provbus/topology"
@@ -74,12 +73,7 @@ func TestBodyOfAnotherWriterSchema(t *testing.T) {
 		w.WriteHeader(204)
 	}))
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Kafka: []kgo.Opt{kgo.SeedBrokers(c.Brokers()...)}, Codec: c.Codec, Log: zaptest.NewLogger(t)}, []Handler{fastHandler(srv.URL)})
-	}()
-	defer func() { cancel(); <-done }()
+	run(t, c, fastHandler(srv.URL))
 	waitFor(t, "both events", 20*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 2 })
 	mu.Lock()
 	defer mu.Unlock()

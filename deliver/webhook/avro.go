@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -28,8 +27,11 @@ type AvroBody struct {
 // its value goes.
 type avroField struct {
 	read readKind
-	slot int
-	// symbols are an enum's, for the enum kinds.
+	// optional: the type is ["null", read's type]; null leaves the slot
+	// absent.
+	optional bool
+	slot     int
+	// symbols are an enum's.
 	symbols [][]byte
 }
 
@@ -37,33 +39,12 @@ type readKind int
 
 const (
 	readString    readKind = iota // string → strs[slot]
-	readOptString                 // ["null","string"] → strs[slot] or absent
-	readOptLong                   // ["null","long"] → longs[slot] or absent
-	readOptInt                    // ["null","int"], not in the body
+	readLong                      // long → longs[slot] (the ids)
+	readInt                       // int, not in the body
 	readMillis                    // timestamp-millis → times[slot]
 	readBool                      // boolean, not in the body
 	readEnum                      // enum → strs[slot], a symbol
-	readOptEnum                   // ["null", enum] → strs[slot] or absent
 	readStringMap                 // map of strings: the attributes
-)
-
-// The value slots of one record: strings (the ids' slots follow the named
-// ones, in idOrder), numbers (ids, in idOrder) and times.
-const (
-	sEventID = iota
-	sSource
-	sEventType
-	sOrigin
-	sParentEventID
-	sInheritedFrom
-	sInstance
-	sPayload
-	sIDs // first id slot
-)
-
-const (
-	tOccurred = iota
-	tReceived
 )
 
 // named are the event fields the body shows, besides the ids and the
@@ -73,16 +54,16 @@ var named = map[string]avroField{
 	"source":          {read: readString, slot: sSource},
 	"event_type":      {read: readString, slot: sEventType},
 	"origin":          {read: readEnum, slot: sOrigin},
-	"parent_event_id": {read: readOptString, slot: sParentEventID},
-	"inherited_from":  {read: readOptEnum, slot: sInheritedFrom},
-	"instance":        {read: readOptString, slot: sInstance},
+	"parent_event_id": {read: readString, optional: true, slot: sParentEventID},
+	"inherited_from":  {read: readEnum, optional: true, slot: sInheritedFrom},
+	"instance":        {read: readString, optional: true, slot: sInstance},
 	"payload":         {read: readString, slot: sPayload},
 	"occurred_at":     {read: readMillis, slot: tOccurred},
 	"received_at":     {read: readMillis, slot: tReceived},
 	// Read past: the body does not show them.
 	"occurred_at_estimated": {read: readBool},
-	"fan_out_index":         {read: readOptInt},
-	"fan_out_count":         {read: readOptInt},
+	"fan_out_index":         {read: readInt, optional: true},
+	"fan_out_count":         {read: readInt, optional: true},
 	"attributes":            {read: readStringMap},
 }
 
@@ -98,7 +79,7 @@ func NewAvroBody(s avro.Schema) *AvroBody {
 	seen := map[string]bool{}
 	for _, f := range rec.Fields() {
 		af, ok := fieldFor(f.Name())
-		if !ok || seen[f.Name()] || !typeFits(af.read, f.Type()) {
+		if !ok || seen[f.Name()] || !typeFits(af, f.Type()) {
 			return nil
 		}
 		seen[f.Name()] = true
@@ -131,9 +112,9 @@ func fieldFor(name string) (avroField, bool) {
 	for i, id := range idOrder {
 		if id.field == name {
 			if id.long {
-				return avroField{read: readOptLong, slot: i}, true
+				return avroField{read: readLong, optional: true, slot: i}, true
 			}
-			return avroField{read: readOptString, slot: sIDs + i}, true
+			return avroField{read: readString, optional: true, slot: sIDs + i}, true
 		}
 	}
 	return avroField{}, false
@@ -147,22 +128,22 @@ func byteStrings(ss []string) [][]byte {
 	return out
 }
 
-// typeFits reports whether a field of type t can be read as kind k.
-func typeFits(k readKind, t avro.Schema) bool {
-	optional := func(want avro.Type) bool {
+// typeFits reports whether a field of type t can be read as f says.
+func typeFits(f avroField, t avro.Schema) bool {
+	if f.optional {
 		u, ok := t.(*avro.UnionSchema)
-		return ok && len(u.Types()) == 2 && u.Types()[0].Type() == avro.Null && u.Types()[1].Type() == want &&
-			!hasLogical(u.Types()[1])
+		if !ok || len(u.Types()) != 2 || u.Types()[0].Type() != avro.Null {
+			return false
+		}
+		t = u.Types()[1]
 	}
-	switch k {
+	switch f.read {
 	case readString:
 		return t.Type() == avro.String && !hasLogical(t)
-	case readOptString:
-		return optional(avro.String)
-	case readOptLong:
-		return optional(avro.Long)
-	case readOptInt:
-		return optional(avro.Int)
+	case readLong:
+		return t.Type() == avro.Long && !hasLogical(t)
+	case readInt:
+		return t.Type() == avro.Int && !hasLogical(t)
 	case readMillis:
 		p, ok := t.(*avro.PrimitiveSchema)
 		return ok && p.Type() == avro.Long && p.Logical() != nil && p.Logical().Type() == avro.TimestampMillis
@@ -170,8 +151,6 @@ func typeFits(k readKind, t avro.Schema) bool {
 		return t.Type() == avro.Boolean
 	case readEnum:
 		return t.Type() == avro.Enum
-	case readOptEnum:
-		return optional(avro.Enum)
 	case readStringMap:
 		m, ok := t.(*avro.MapSchema)
 		return ok && m.Values().Type() == avro.String && !hasLogical(m.Values())
@@ -196,31 +175,9 @@ type Summary struct {
 	HasAccount bool
 }
 
-const (
-	// maxAttributes bounds the attributes AvroBody sorts on the stack; an
-	// event with more is decoded instead.
-	maxAttributes = 32
-	// maxIDs bounds the typed ids (15 today; checked at start).
-	maxIDs = 16
-)
-
-// record is one value read: each slot's bytes and whether it is present,
-// the ids' numbers, the times and the attributes.
-type record struct {
-	strs    [sIDs + maxIDs][]byte
-	has     [sIDs + maxIDs]bool
-	longs   [maxIDs]int64
-	hasLong [maxIDs]bool
-	times   [2]int64
-	attrs   [maxAttributes][2][]byte
-	nattrs  int
-}
-
-func init() {
-	if len(idOrder) > maxIDs {
-		panic("webhook: more typed ids than maxIDs")
-	}
-}
+// maxAttributes bounds the attributes AvroBody sorts on the stack; an
+// event with more is decoded instead.
+const maxAttributes = 32
 
 // Append appends to dst the body of attempt for the Avro value v (the
 // record's value after the 5-byte wire header), read from the topic of
@@ -228,69 +185,24 @@ func init() {
 // Summary, compact JSON (state nil: none). It returns the body and the
 // Summary; on error (errAvro: decode instead) dst is returned as it was.
 func (a *AvroBody) Append(dst []byte, handler, key string, v []byte, attempt int, state func(dst []byte, sum Summary) []byte) ([]byte, Summary, error) {
-	var r record
-	if err := a.read(&r, v); err != nil {
+	var f fields[[]byte]
+	var attrs [maxAttributes][2][]byte // on the stack: read fills it by index
+	n, err := a.read(&f, &attrs, v)
+	if err != nil {
 		return dst, Summary{}, err
 	}
 	// Attributes in key order, as encoding/json writes a map; the decoder
 	// keeps the last of equal keys, which no writer of ours sends: decode.
-	attrs := r.attrs[:r.nattrs]
-	slices.SortFunc(attrs, func(x, y [2][]byte) int { return bytes.Compare(x[0], y[0]) })
-	for i := 1; i < len(attrs); i++ {
-		if bytes.Equal(attrs[i-1][0], attrs[i][0]) {
+	sorted := attrs[:n]
+	slices.SortFunc(sorted, func(x, y [2][]byte) int { return bytes.Compare(x[0], y[0]) })
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Equal(sorted[i-1][0], sorted[i][0]) {
 			return dst, Summary{}, errAvro
 		}
 	}
-
-	size := 384 + len(r.strs[sPayload])
-	for _, kv := range attrs {
-		size += len(kv[0]) + len(kv[1]) + 6
-	}
-	out := slices.Grow(dst, size)
-	out = appendString(append(out, `{"event_id":`...), r.strs[sEventID])
-	out = appendString(append(out, `,"handler":`...), handler)
-	out = appendString(append(out, `,"event_type":`...), r.strs[sEventType])
-	out = appendString(append(out, `,"origin":`...), r.strs[sOrigin])
-	out = r.appendOptional(append(out, `,"inherited_from":`...), sInheritedFrom)
-	out = r.appendOptional(append(out, `,"parent_event_id":`...), sParentEventID)
-	out = appendString(append(out, `,"source":`...), r.strs[sSource])
-	if r.has[sInstance] {
-		out = appendString(append(out, `,"instance":`...), r.strs[sInstance])
-	}
-	out = appendTime(append(out, `,"occurred_at":`...), time.UnixMilli(r.times[tOccurred]))
-	out = appendTime(append(out, `,"received_at":`...), time.UnixMilli(r.times[tReceived]))
-	out = appendString(append(out, `,"key":`...), key)
-	out = append(out, `,"ids":`...)
-	sep := byte('{')
-	for i, f := range idOrder {
-		switch {
-		case f.long && r.hasLong[i]:
-			out = strconv.AppendInt(append(append(out, sep), f.name...), r.longs[i], 10)
-		case !f.long && r.has[sIDs+i]:
-			out = appendString(append(append(out, sep), f.name...), r.strs[sIDs+i])
-		default:
-			continue
-		}
-		sep = ','
-	}
-	if sep == '{' {
-		out = append(out, '{')
-	}
-	out = append(out, `},"attributes":{`...)
-	for i, kv := range attrs {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(appendString(out, kv[0]), ':')
-		out = appendString(out, kv[1])
-	}
-	out = append(out, `},"data":`...)
-	var err error
-	if out, err = appendCompact(out, r.strs[sPayload]); err != nil {
-		out = appendString(out, r.strs[sPayload])
-	}
-	sum := Summary{EventID: r.strs[sEventID], EventType: r.strs[sEventType],
-		IAccount: r.longs[accountSlot], HasAccount: r.hasLong[accountSlot]}
+	out := appendBody(dst, handler, key, &f, sorted)
+	sum := Summary{EventID: f.strs[sEventID], EventType: f.strs[sEventType],
+		IAccount: f.longs[accountSlot], HasAccount: f.hasLong[accountSlot]}
 	if state != nil {
 		out = state(append(out, `,"state":`...), sum)
 	}
@@ -301,115 +213,101 @@ func (a *AvroBody) Append(dst []byte, handler, key string, v []byte, attempt int
 // accountSlot is i_account's place in idOrder.
 var accountSlot = slices.IndexFunc(idOrder, func(f idField) bool { return f.field == "i_account" })
 
-func (r *record) appendOptional(dst []byte, slot int) []byte {
-	if !r.has[slot] {
-		return append(dst, "null"...)
-	}
-	return appendString(dst, r.strs[slot])
-}
-
-// read reads v field by field into r.
-func (a *AvroBody) read(r *record, v []byte) error {
+// read reads v field by field into f, the attributes into attrs; it
+// returns how many attributes it read.
+func (a *AvroBody) read(f *fields[[]byte], attrs *[maxAttributes][2][]byte, v []byte) (int, error) {
+	nattrs := 0
 	var n int64
 	var ok bool
-	for _, f := range a.fields {
-		switch f.read {
+	for _, fd := range a.fields {
+		if fd.optional { // a union's branch: 0 null, 1 the value
+			if n, v, ok = readVarint(v); !ok || n < 0 || n > 1 {
+				return 0, errAvro
+			}
+			if n == 0 {
+				continue
+			}
+		}
+		switch fd.read {
 		case readString:
-			if r.strs[f.slot], v, ok = readBytes(v); !ok {
-				return errAvro
+			if f.strs[fd.slot], v, ok = readBytes(v); !ok {
+				return 0, errAvro
 			}
-			r.has[f.slot] = true
+			f.has[fd.slot] = true
+		case readLong:
+			if f.longs[fd.slot], v, ok = readVarint(v); !ok {
+				return 0, errAvro
+			}
+			f.hasLong[fd.slot] = true
+		case readInt:
+			if n, v, ok = readVarint(v); !ok || n != int64(int32(n)) {
+				return 0, errAvro
+			}
 		case readMillis:
-			if r.times[f.slot], v, ok = readLong(v); !ok {
-				return errAvro
+			if n, v, ok = readVarint(v); !ok {
+				return 0, errAvro
 			}
+			f.times[fd.slot] = time.UnixMilli(n)
 		case readBool:
 			if len(v) == 0 || v[0] > 1 {
-				return errAvro
+				return 0, errAvro
 			}
 			v = v[1:]
 		case readEnum:
-			if n, v, ok = readLong(v); !ok || n < 0 || n >= int64(len(f.symbols)) {
-				return errAvro
+			if n, v, ok = readVarint(v); !ok || n < 0 || n >= int64(len(fd.symbols)) {
+				return 0, errAvro
 			}
-			r.strs[f.slot], r.has[f.slot] = []byte(f.symbols[n]), true
-		case readOptString, readOptLong, readOptInt, readOptEnum:
-			var branch int64
-			if branch, v, ok = readLong(v); !ok || branch < 0 || branch > 1 {
-				return errAvro
-			}
-			if branch == 0 {
-				continue // null
-			}
-			switch f.read {
-			case readOptString:
-				if r.strs[f.slot], v, ok = readBytes(v); !ok {
-					return errAvro
-				}
-				r.has[f.slot] = true
-			case readOptLong:
-				if r.longs[f.slot], v, ok = readLong(v); !ok {
-					return errAvro
-				}
-				r.hasLong[f.slot] = true
-			case readOptInt:
-				if n, v, ok = readLong(v); !ok || n != int64(int32(n)) {
-					return errAvro
-				}
-			case readOptEnum:
-				if n, v, ok = readLong(v); !ok || n < 0 || n >= int64(len(f.symbols)) {
-					return errAvro
-				}
-				r.strs[f.slot], r.has[f.slot] = []byte(f.symbols[n]), true
-			}
+			f.strs[fd.slot], f.has[fd.slot] = fd.symbols[n], true
 		case readStringMap:
 			var err error
-			if v, err = r.readAttributes(v); err != nil {
-				return err
+			if nattrs, v, err = readAttributes(attrs, v); err != nil {
+				return 0, err
 			}
 		}
 	}
-	return nil
+	return nattrs, nil
 }
 
-// readAttributes reads a map of strings: blocks of entries, a negative
-// count followed by the block's size in bytes, up to an empty block.
-func (r *record) readAttributes(v []byte) ([]byte, error) {
+// readAttributes reads a map of strings into attrs: blocks of entries, a
+// negative count followed by the block's size in bytes, up to an empty
+// block. It returns how many entries it read.
+func readAttributes(attrs *[maxAttributes][2][]byte, v []byte) (int, []byte, error) {
+	n := 0
 	for {
-		count, rest, ok := readLong(v)
+		count, rest, ok := readVarint(v)
 		if !ok {
-			return v, errAvro
+			return 0, v, errAvro
 		}
 		v = rest
 		if count == 0 {
-			return v, nil
+			return n, v, nil
 		}
 		if count < 0 {
 			if count = -count; count < 0 { // the most negative long
-				return v, errAvro
+				return 0, v, errAvro
 			}
-			if _, v, ok = readLong(v); !ok {
-				return v, errAvro
+			if _, v, ok = readVarint(v); !ok {
+				return 0, v, errAvro
 			}
 		}
 		for range count {
-			if r.nattrs == maxAttributes {
-				return v, errAvro
+			if n == maxAttributes {
+				return 0, v, errAvro // more than it sorts on the stack: decode
 			}
-			kv := &r.attrs[r.nattrs]
+			kv := &attrs[n]
 			if kv[0], v, ok = readBytes(v); !ok {
-				return v, errAvro
+				return 0, v, errAvro
 			}
 			if kv[1], v, ok = readBytes(v); !ok {
-				return v, errAvro
+				return 0, v, errAvro
 			}
-			r.nattrs++
+			n++
 		}
 	}
 }
 
-// readLong reads a zig-zag varint, Avro's int and long.
-func readLong(v []byte) (int64, []byte, bool) {
+// readVarint reads a zig-zag varint, Avro's int and long.
+func readVarint(v []byte) (int64, []byte, bool) {
 	n, k := binary.Varint(v)
 	if k <= 0 {
 		return 0, v, false
@@ -419,7 +317,7 @@ func readLong(v []byte) (int64, []byte, bool) {
 
 // readBytes reads a length-prefixed string.
 func readBytes(v []byte) ([]byte, []byte, bool) {
-	n, rest, ok := readLong(v)
+	n, rest, ok := readVarint(v)
 	if !ok || n < 0 || n > int64(len(rest)) {
 		return nil, v, false
 	}

@@ -38,42 +38,118 @@ type idField struct {
 // topic of handler under key, with state (nil: none): the bytes
 // encoding/json writes for NewBody(handler, key, ev, attempt) with State
 // set, except that data is compacted without HTML escaping and a payload
-// that is not JSON goes as a string (TestEventBodyLikeEncodingJSON),
-// written straight from ev. Delivery's hot path: no Body, no map of ids,
-// no time strings, a reused buffer. On error dst is returned as it was.
+// that is not JSON goes as a string (TestEventBodyLikeEncodingJSON). No
+// Body, no map of ids, no time strings, a reused buffer. On error dst is
+// returned as it was.
 func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt int, state json.RawMessage) ([]byte, error) {
-	size := 384 + len(ev.Payload) + len(state)
+	var f fields[string]
+	f.strs[sEventID], f.strs[sEventType], f.strs[sOrigin] = ev.EventID, ev.EventType, ev.Origin
+	f.strs[sSource], f.strs[sPayload] = ev.Source, ev.Payload
+	f.setOptional(sInheritedFrom, ev.InheritedFrom)
+	f.setOptional(sParentEventID, ev.ParentEventID)
+	f.setOptional(sInstance, ev.Instance)
+	f.times[tOccurred], f.times[tReceived] = ev.OccurredAt, ev.ReceivedAt
+	for i, id := range idOrder {
+		switch n, str := id.get(ev); {
+		case n != nil:
+			f.longs[i], f.hasLong[i] = *n, true
+		case str != nil:
+			f.setOptional(sIDs+i, str)
+		}
+	}
+	var buf [32][2]string // most events have fewer: no allocation
+	attrs := buf[:0]
 	for k, v := range ev.Attributes {
-		size += len(k) + len(v) + 6
+		attrs = append(attrs, [2]string{k, v})
+	}
+	slices.SortFunc(attrs, func(x, y [2]string) int { return cmp.Compare(x[0], y[0]) })
+	out, err := appendEnd(appendBody(dst, handler, key, &f, attrs), state, attempt)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// fields are one body's values, from an Event (T string) or straight from
+// an Avro value (T []byte, AvroBody): appendBody writes both the same way.
+type fields[T string | []byte] struct {
+	// strs are the named strings by slot (sEventID…), then the string
+	// ids (sIDs + their place in idOrder); has says which optional ones
+	// are present.
+	strs [sIDs + maxIDs]T
+	has  [sIDs + maxIDs]bool
+	// longs are the numeric ids, by their place in idOrder.
+	longs   [maxIDs]int64
+	hasLong [maxIDs]bool
+	times   [2]time.Time // tOccurred, tReceived
+}
+
+// The slots of fields.strs and fields.times.
+const (
+	sEventID = iota
+	sSource
+	sEventType
+	sOrigin
+	sParentEventID
+	sInheritedFrom
+	sInstance
+	sPayload
+	sIDs // the first string id
+)
+
+const (
+	tOccurred = iota
+	tReceived
+)
+
+// maxIDs bounds the typed ids (15 today; checked at start).
+const maxIDs = 16
+
+func init() {
+	if len(idOrder) > maxIDs {
+		panic("webhook: more typed ids than maxIDs")
+	}
+}
+
+func (f *fields[T]) setOptional(slot int, v *T) {
+	if v != nil {
+		f.strs[slot], f.has[slot] = *v, true
+	}
+}
+
+// appendBody appends the body's fields up to data, with the attributes
+// attrs (sorted by key), the one place their order and form are written;
+// appendEnd ends it.
+func appendBody[T string | []byte](dst []byte, handler, key string, f *fields[T], attrs [][2]T) []byte {
+	size := 384 + len(f.strs[sPayload])
+	for _, kv := range attrs {
+		size += len(kv[0]) + len(kv[1]) + 6
 	}
 	out := slices.Grow(dst, size)
 	// Field names are written as literals: they need no escaping.
-	out = appendString(append(out, `{"event_id":`...), ev.EventID)
+	out = appendString(append(out, `{"event_id":`...), f.strs[sEventID])
 	out = appendString(append(out, `,"handler":`...), handler)
-	out = appendString(append(out, `,"event_type":`...), ev.EventType)
-	out = appendString(append(out, `,"origin":`...), ev.Origin)
-	out = appendOptional(append(out, `,"inherited_from":`...), ev.InheritedFrom)
-	out = appendOptional(append(out, `,"parent_event_id":`...), ev.ParentEventID)
-	out = appendString(append(out, `,"source":`...), ev.Source)
-	if ev.Instance != nil {
-		out = appendString(append(out, `,"instance":`...), *ev.Instance)
+	out = appendString(append(out, `,"event_type":`...), f.strs[sEventType])
+	out = appendString(append(out, `,"origin":`...), f.strs[sOrigin])
+	out = f.appendOptional(append(out, `,"inherited_from":`...), sInheritedFrom)
+	out = f.appendOptional(append(out, `,"parent_event_id":`...), sParentEventID)
+	out = appendString(append(out, `,"source":`...), f.strs[sSource])
+	if f.has[sInstance] {
+		out = appendString(append(out, `,"instance":`...), f.strs[sInstance])
 	}
-	out = appendTime(append(out, `,"occurred_at":`...), ev.OccurredAt)
-	out = appendTime(append(out, `,"received_at":`...), ev.ReceivedAt)
+	out = appendTime(append(out, `,"occurred_at":`...), f.times[tOccurred])
+	out = appendTime(append(out, `,"received_at":`...), f.times[tReceived])
 	out = appendString(append(out, `,"key":`...), key)
 	out = append(out, `,"ids":`...)
 	sep := byte('{')
-	for _, f := range idOrder {
-		n, str := f.get(ev)
-		if n == nil && str == nil {
+	for i, id := range idOrder {
+		switch {
+		case f.hasLong[i]:
+			out = strconv.AppendInt(append(append(out, sep), id.name...), f.longs[i], 10)
+		case f.has[sIDs+i]:
+			out = appendString(append(append(out, sep), id.name...), f.strs[sIDs+i])
+		default:
 			continue
-		}
-		out = append(out, sep)
-		out = append(out, f.name...)
-		if n != nil {
-			out = strconv.AppendInt(out, *n, 10)
-		} else {
-			out = appendString(out, *str)
 		}
 		sep = ','
 	}
@@ -81,31 +157,26 @@ func AppendEventBody(dst []byte, handler, key string, ev *schemas.Event, attempt
 		out = append(out, '{')
 	}
 	out = append(out, `},"attributes":{`...)
-	if len(ev.Attributes) > 0 {
-		var buf [32]string // most events have fewer: no allocation to sort
-		keys := buf[:0]
-		for k := range ev.Attributes {
-			keys = append(keys, k)
+	for i, kv := range attrs {
+		if i > 0 {
+			out = append(out, ',')
 		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = appendString(out, k)
-			out = append(out, ':')
-			out = appendString(out, ev.Attributes[k])
-		}
+		out = append(appendString(out, kv[0]), ':')
+		out = appendString(out, kv[1])
 	}
 	out = append(out, `},"data":`...)
 	var err error
-	if out, err = appendCompact(out, []byte(ev.Payload)); err != nil {
-		out = appendString(out, ev.Payload)
+	if out, err = appendCompact(out, []byte(f.strs[sPayload])); err != nil {
+		out = appendString(out, f.strs[sPayload])
 	}
-	if out, err = appendEnd(out, state, attempt); err != nil {
-		return dst, err
+	return out
+}
+
+func (f *fields[T]) appendOptional(dst []byte, slot int) []byte {
+	if !f.has[slot] {
+		return append(dst, "null"...)
 	}
-	return out, nil
+	return appendString(dst, f.strs[slot])
 }
 
 // appendEnd ends a body: the state (none when empty) and the attempt.
@@ -120,14 +191,6 @@ func appendEnd(out, state []byte, attempt int) ([]byte, error) {
 	out = append(out, `,"attempt":`...)
 	out = strconv.AppendInt(out, int64(attempt), 10)
 	return append(out, '}'), nil
-}
-
-// appendOptional appends the JSON string *v, or null.
-func appendOptional(dst []byte, v *string) []byte {
-	if v == nil {
-		return append(dst, "null"...)
-	}
-	return appendString(dst, *v)
 }
 
 // appendTime appends "t in UTC, RFC 3339 with nanoseconds": the layout
