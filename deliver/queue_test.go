@@ -14,6 +14,7 @@ import (
 
 	"github.com/provbus/provbus/deliver/order"
 	"github.com/provbus/provbus/deliver/target"
+	"github.com/provbus/provbus/internal/embedded/embeddedtest"
 	"github.com/provbus/provbus/internal/metrics"
 )
 
@@ -41,19 +42,26 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // open lets every request through from now on.
 func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
+// gatedRun produces perKey events for each of keys keys on partitions
+// partitions and runs deliver, max_in_flight n, against a gate.
+func gatedRun(t *testing.T, partitions int32, keys, perKey, n int, m *metrics.Pipeline) (*gate, *embeddedtest.Cluster) {
+	c := cluster(t, partitions)
+	g := &gate{release: make(chan struct{})}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	produceEvents(t, c, keys, perKey)
+	h := fastHandler(srv.URL)
+	h.MaxInFlight = n
+	runMetered(t, c, h, m)
+	t.Cleanup(g.open) // runs before run's clean-up stops deliver: senders wait on it
+	return g, c
+}
+
 // TestMaxInFlightBoundsRequests: the events waiting for a sender (the send
 // queue) never make more than max_in_flight requests at once, and the bound
 // is reached.
 func TestMaxInFlightBoundsRequests(t *testing.T) {
-	c := cluster(t, 3)
-	g := &gate{release: make(chan struct{})}
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	produceEvents(t, c, 40, 2)
-	h := fastHandler(srv.URL)
-	h.MaxInFlight = 3
-	defer g.open() // before run's clean-up stops deliver: senders wait on it
-	run(t, c, h)
+	g, _ := gatedRun(t, 3, 40, 2, 3, nil)
 	// Let requests through one at a time, slowly enough that every sender
 	// and the queue behind them are full each time.
 	waitFor(t, "the first requests", 20*time.Second, func() bool { return g.now.Load() >= 3 })
@@ -74,16 +82,8 @@ func TestMaxInFlightBoundsRequests(t *testing.T) {
 // TestPauseTakesBackQueuedEvents: events handed to the send queue but not
 // sent when a pause arrives stay unsent until resume.
 func TestPauseTakesBackQueuedEvents(t *testing.T) {
-	c := cluster(t, 2)
-	g := &gate{release: make(chan struct{})}
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	produceEvents(t, c, 20, 1)
-	h := fastHandler(srv.URL)
-	h.MaxInFlight = 2
 	m := metrics.New(nil)
-	defer g.open()
-	runMetered(t, c, h, m)
+	g, c := gatedRun(t, 2, 20, 1, 2, m)
 	waitFor(t, "two requests held", 20*time.Second, func() bool { return g.now.Load() == 2 })
 	time.Sleep(100 * time.Millisecond) // the queue behind them fills
 	if err := admin(c).SetPaused(context.Background(), testHandler, true); err != nil {
