@@ -42,7 +42,7 @@ const (
 // work channel, so a sender whose request ended starts the next at once
 // instead of idling until the loop, one goroutine among many on the
 // machine's cores, has taken its result and dispatched again (BENCHMARKS.md,
-// "Delivery, third pass"). A pause, a breaker that opens and a revocation
+// "Session 4: third throughput pass"). A pause, a breaker that opens and a revocation
 // take the waiting ones back unsent (reclaim).
 func sendQueue(h Handler) int { return max(1, h.MaxInFlight) }
 

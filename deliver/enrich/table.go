@@ -176,18 +176,13 @@ func (t *Table) Of(ev *schemas.Event, now time.Time) State {
 	if ev.IAccount == nil {
 		return State{}
 	}
-	return t.OfAccount(*ev.IAccount, now)
-}
-
-// OfAccount returns the state for an event of account iAccount as of now.
-func (t *Table) OfAccount(iAccount int64, now time.Time) State {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	a, ok := t.accounts[iAccount]
+	a, ok := t.accounts[*ev.IAccount]
 	if !ok {
 		return State{}
 	}
-	s := &Account{IAccount: iAccount, Closed: a.closed || a.dirClosed, Suspended: a.suspended, Blocked: a.blocked,
+	s := &Account{IAccount: *ev.IAccount, Closed: a.closed || a.dirClosed, Suspended: a.suspended, Blocked: a.blocked,
 		AsOf: now.UTC().Format(time.RFC3339Nano)}
 	if a.customer != 0 { // a is a copy: the pointers outlive the lock
 		s.ICustomer = &a.customer
@@ -225,7 +220,7 @@ func (t *Table) AppendAccountJSON(dst []byte, iAccount int64, hasAccount bool, n
 	}
 	t.mu.RLock()
 	a, ok := t.accounts[iAccount]
-	typ := t.types[a.lastType] // "none" for 0: not written then
+	typ := t.types[a.lastType] // types[0] is "", not written
 	t.mu.RUnlock()
 	if !ok {
 		return append(dst, "{}"...)

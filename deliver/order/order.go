@@ -8,8 +8,8 @@
 //     failed, skipped). Each key has a queue; only its head is ever sent.
 //   - Isolation. A head waiting for a retry or blocked by an operator holds
 //     its own key only; the other keys of its partition go on.
-//   - Bounded concurrency. At most the bound given to New of heads are in
-//     flight: handed out by Due, and neither finished nor taken back.
+//   - Bounded concurrency. No more heads are in flight (handed out by Due,
+//     neither finished nor taken back) than the bound given to New.
 //   - Commit. The committed offset of a partition is the lowest offset
 //     that is neither final nor durable in the state topic: everything
 //     below it survives a crash, either as an outcome already reached or as
@@ -286,8 +286,8 @@ func (s *Scheduler) pop(e *Entry) {
 }
 
 // Unsend takes back an entry Due handed out that was never sent (the
-// caller's send queue was emptied by a pause or an opening circuit
-// breaker): it is no longer in flight, its attempt is not counted, and its
+// caller's send queue was emptied by a pause, an opening circuit breaker
+// or a revocation): it is no longer in flight, its attempt is not counted, and its
 // key is the first to go again.
 func (s *Scheduler) Unsend(e *Entry) {
 	if !e.inFlight {
