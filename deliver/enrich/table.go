@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/provbus/provbus/internal/jsonstr"
 	"github.com/provbus/provbus/processors/directory"
 	"github.com/provbus/provbus/schemas"
 )
@@ -234,7 +235,7 @@ func (t *Table) AppendAccountJSON(dst []byte, iAccount int64, hasAccount bool, n
 	seen := a.lastAt != 0 || a.lastType != 0
 	dst = append(dst, `,"last_status_event":`...)
 	if seen && a.lastType != 0 {
-		dst = appendJSONString(dst, typ)
+		dst = jsonstr.Append(dst, typ)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -261,16 +262,4 @@ func appendKnown(dst []byte, id int64) []byte {
 func appendTime(dst []byte, t time.Time) []byte {
 	dst = t.UTC().AppendFormat(append(dst, '"'), time.RFC3339Nano)
 	return append(dst, '"')
-}
-
-// appendJSONString appends s as encoding/json writes it: as is when it
-// has nothing to escape (event type names), else through encoding/json.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	return append(append(append(dst, '"'), s...), '"')
 }

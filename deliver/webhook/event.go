@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/provbus/provbus/internal/jsonstr"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -19,7 +20,7 @@ var idOrder = func() []idField {
 	for _, src := range schemas.Sources {
 		for _, f := range schemas.IDFields(src) {
 			if !slices.ContainsFunc(all, func(g idField) bool { return g.field == f.Name }) {
-				all = append(all, idField{field: f.Name, name: string(appendString(nil, f.Name)) + ":", long: f.Long, get: schemas.IDGetter(f.Name)})
+				all = append(all, idField{field: f.Name, name: string(jsonstr.Append(nil, f.Name)) + ":", long: f.Long, get: schemas.IDGetter(f.Name)})
 			}
 		}
 	}
@@ -127,19 +128,19 @@ func appendBody[T string | []byte](dst []byte, handler, key string, f *fields[T]
 	}
 	out := slices.Grow(dst, size)
 	// Field names are written as literals: they need no escaping.
-	out = appendString(append(out, `{"event_id":`...), f.strs[sEventID])
-	out = appendString(append(out, `,"handler":`...), handler)
-	out = appendString(append(out, `,"event_type":`...), f.strs[sEventType])
-	out = appendString(append(out, `,"origin":`...), f.strs[sOrigin])
+	out = jsonstr.Append(append(out, `{"event_id":`...), f.strs[sEventID])
+	out = jsonstr.Append(append(out, `,"handler":`...), handler)
+	out = jsonstr.Append(append(out, `,"event_type":`...), f.strs[sEventType])
+	out = jsonstr.Append(append(out, `,"origin":`...), f.strs[sOrigin])
 	out = f.appendOptional(append(out, `,"inherited_from":`...), sInheritedFrom)
 	out = f.appendOptional(append(out, `,"parent_event_id":`...), sParentEventID)
-	out = appendString(append(out, `,"source":`...), f.strs[sSource])
+	out = jsonstr.Append(append(out, `,"source":`...), f.strs[sSource])
 	if f.has[sInstance] {
-		out = appendString(append(out, `,"instance":`...), f.strs[sInstance])
+		out = jsonstr.Append(append(out, `,"instance":`...), f.strs[sInstance])
 	}
 	out = appendTime(append(out, `,"occurred_at":`...), f.times[tOccurred])
 	out = appendTime(append(out, `,"received_at":`...), f.times[tReceived])
-	out = appendString(append(out, `,"key":`...), key)
+	out = jsonstr.Append(append(out, `,"key":`...), key)
 	out = append(out, `,"ids":`...)
 	sep := byte('{')
 	for i, id := range idOrder {
@@ -147,7 +148,7 @@ func appendBody[T string | []byte](dst []byte, handler, key string, f *fields[T]
 		case f.hasLong[i]:
 			out = strconv.AppendInt(append(append(out, sep), id.name...), f.longs[i], 10)
 		case f.has[sIDs+i]:
-			out = appendString(append(append(out, sep), id.name...), f.strs[sIDs+i])
+			out = jsonstr.Append(append(append(out, sep), id.name...), f.strs[sIDs+i])
 		default:
 			continue
 		}
@@ -161,13 +162,13 @@ func appendBody[T string | []byte](dst []byte, handler, key string, f *fields[T]
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = append(appendString(out, kv[0]), ':')
-		out = appendString(out, kv[1])
+		out = append(jsonstr.Append(out, kv[0]), ':')
+		out = jsonstr.Append(out, kv[1])
 	}
 	out = append(out, `},"data":`...)
 	var err error
 	if out, err = appendCompact(out, []byte(f.strs[sPayload])); err != nil {
-		out = appendString(out, f.strs[sPayload])
+		out = jsonstr.Append(out, f.strs[sPayload])
 	}
 	return out
 }
@@ -176,7 +177,7 @@ func (f *fields[T]) appendOptional(dst []byte, slot int) []byte {
 	if !f.has[slot] {
 		return append(dst, "null"...)
 	}
-	return appendString(dst, f.strs[slot])
+	return jsonstr.Append(dst, f.strs[slot])
 }
 
 // appendEnd ends a body: the state (none when empty) and the attempt.

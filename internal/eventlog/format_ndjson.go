@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/provbus/provbus/internal/jsonstr"
 	"github.com/provbus/provbus/schemas"
 )
 
@@ -41,7 +41,7 @@ func (n *ndjson) Close() error { return n.w.Flush() }
 func appendEntryJSON(b []byte, e *Entry, keys *[]string, withCause bool) []byte {
 	r, ev := e.Record, e.Event
 	b = append(b, `{"topic":`...)
-	b = appendJSONString(b, r.Topic)
+	b = jsonstr.AppendNoHTML(b, r.Topic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)
 	b = append(b, `,"offset":`...)
@@ -52,14 +52,14 @@ func appendEntryJSON(b []byte, e *Entry, keys *[]string, withCause bool) []byte 
 	if r.Key == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, string(r.Key))
+		b = jsonstr.AppendNoHTML(b, string(r.Key))
 	}
 	b = append(b, `,"event_id":`...)
-	b = appendJSONString(b, ev.EventID)
+	b = jsonstr.AppendNoHTML(b, ev.EventID)
 	b = append(b, `,"source":`...)
-	b = appendJSONString(b, ev.Source)
+	b = jsonstr.AppendNoHTML(b, ev.Source)
 	b = append(b, `,"event_type":`...)
-	b = appendJSONString(b, ev.EventType)
+	b = jsonstr.AppendNoHTML(b, ev.EventType)
 	b = append(b, `,"occurred_at":`...)
 	b = appendJSONTime(b, ev.OccurredAt)
 	b = append(b, `,"received_at":`...)
@@ -67,7 +67,7 @@ func appendEntryJSON(b []byte, e *Entry, keys *[]string, withCause bool) []byte 
 	b = append(b, `,"occurred_at_estimated":`...)
 	b = strconv.AppendBool(b, ev.OccurredAtEstimated)
 	b = append(b, `,"origin":`...)
-	b = appendJSONString(b, ev.Origin)
+	b = jsonstr.AppendNoHTML(b, ev.Origin)
 	b = append(b, `,"parent_event_id":`...)
 	b = appendJSONOptString(b, ev.ParentEventID)
 	b = append(b, `,"inherited_from":`...)
@@ -89,20 +89,20 @@ func appendEntryJSON(b []byte, e *Entry, keys *[]string, withCause bool) []byte 
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonstr.AppendNoHTML(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, ev.Attributes[k])
+		b = jsonstr.AppendNoHTML(b, ev.Attributes[k])
 	}
 	*keys = ks
 	b = append(b, `},"payload":`...)
-	b = appendJSONString(b, ev.Payload)
+	b = jsonstr.AppendNoHTML(b, ev.Payload)
 	if withCause {
 		b = append(b, `,"cause":[`...)
 		for i, c := range e.Cause {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, c)
+			b = jsonstr.AppendNoHTML(b, c)
 		}
 		b = append(b, ']')
 	}
@@ -154,7 +154,7 @@ func appendJSONOptString(b []byte, p *string) []byte {
 	if p == nil {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, *p)
+	return jsonstr.AppendNoHTML(b, *p)
 }
 
 func appendJSONOptInt(b []byte, p *int32) []byte {
@@ -170,52 +170,6 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	}
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, TimeLayout)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD as
-// encoding/json does, everything else copied in runs.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 
