@@ -221,7 +221,7 @@ func (a *AvroBody) read(f *fields[[]byte], attrs *[maxAttributes][2][]byte, v []
 	var ok bool
 	for _, fd := range a.fields {
 		if fd.optional { // a union's branch: 0 null, 1 the value
-			if n, v, ok = readVarint(v); !ok || n < 0 || n > 1 {
+			if n, v, ok = readAvroInt(v); !ok || n < 0 || n > 1 {
 				return 0, errAvro
 			}
 			if n == 0 {
@@ -240,7 +240,7 @@ func (a *AvroBody) read(f *fields[[]byte], attrs *[maxAttributes][2][]byte, v []
 			}
 			f.hasLong[fd.slot] = true
 		case readInt:
-			if n, v, ok = readVarint(v); !ok || n != int64(int32(n)) {
+			if _, v, ok = readAvroInt(v); !ok {
 				return 0, errAvro
 			}
 		case readMillis:
@@ -254,7 +254,7 @@ func (a *AvroBody) read(f *fields[[]byte], attrs *[maxAttributes][2][]byte, v []
 			}
 			v = v[1:]
 		case readEnum:
-			if n, v, ok = readVarint(v); !ok || n < 0 || n >= int64(len(fd.symbols)) {
+			if n, v, ok = readAvroInt(v); !ok || n < 0 || n >= int64(len(fd.symbols)) {
 				return 0, errAvro
 			}
 			f.strs[fd.slot], f.has[fd.slot] = fd.symbols[n], true
@@ -306,7 +306,19 @@ func readAttributes(attrs *[maxAttributes][2][]byte, v []byte) (int, []byte, err
 	}
 }
 
-// readVarint reads a zig-zag varint, Avro's int and long.
+// readAvroInt reads an Avro int: a zig-zag varint of at most 5 bytes that
+// fits 32 bits. hamba/avro reads no more than 5 bytes for an int (union
+// branches and enum symbols are ints): a longer encoding, valid as a long,
+// is not the same value to it.
+func readAvroInt(v []byte) (int64, []byte, bool) {
+	n, k := binary.Varint(v)
+	if k <= 0 || k > 5 || n != int64(int32(n)) {
+		return 0, v, false
+	}
+	return n, v[k:], true
+}
+
+// readVarint reads a zig-zag varint, Avro's long.
 func readVarint(v []byte) (int64, []byte, bool) {
 	n, k := binary.Varint(v)
 	if k <= 0 {
@@ -315,10 +327,14 @@ func readVarint(v []byte) (int64, []byte, bool) {
 	return n, v[k:], true
 }
 
+// maxString is hamba/avro's default MaxByteSliceSize: a longer string is
+// the decoder's to refuse.
+const maxString = 1 << 20
+
 // readBytes reads a length-prefixed string.
 func readBytes(v []byte) ([]byte, []byte, bool) {
 	n, rest, ok := readVarint(v)
-	if !ok || n < 0 || n > int64(len(rest)) {
+	if !ok || n < 0 || n > maxString || n > int64(len(rest)) {
 		return nil, v, false
 	}
 	return rest[:n:n], rest[n:], true

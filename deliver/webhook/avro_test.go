@@ -33,10 +33,10 @@ func testState(dst []byte, sum Summary) []byte {
 }
 
 // viaDecode is the body the way it is written without AvroBody: decode
-// the value as schemas.Codec does, then AppendEventBody.
+// the value as schemas.Codec does (schemas.Unmarshal), then AppendEventBody.
 func viaDecode(schema avro.Schema, v []byte, key string, attempt int) ([]byte, *schemas.Event, error) {
 	ev := new(schemas.Event)
-	if err := avro.Unmarshal(schema, v, ev); err != nil {
+	if err := schemas.Unmarshal(schema, v, ev); err != nil {
 		return nil, nil, err
 	}
 	sum := Summary{HasAccount: ev.IAccount != nil}
