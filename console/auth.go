@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"go.uber.org/zap"
@@ -41,6 +42,12 @@ type Credentials struct {
 	Username string // HTTP Basic, with Password
 	Password string
 	Token    string // Authorization: Bearer <token>
+	// LoopbackReads lets a loopback reader read without the credentials
+	// when they are configured (console.loopback_reads). Off by default:
+	// a reverse proxy on the same host connects from loopback and, with
+	// nginx's and Apache's defaults, names a loopback Host too, so the
+	// console cannot tell a local reader from anyone the proxy serves.
+	LoopbackReads bool
 }
 
 // Configured reports whether any credential is set.
@@ -149,6 +156,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			s.challenge(w, "wrong credentials")
 			return
 		}
+		if !id.authenticated && s.creds.Configured() && !s.creds.LoopbackReads {
+			s.challenge(w, "credentials required")
+			return
+		}
 		if !id.authenticated && !localReader(r) {
 			s.challenge(w, "credentials required beyond loopback")
 			return
@@ -181,11 +192,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.challenge(w, "sign in to act")
 		return
 	}
-	back := r.URL.Query().Get("back")
-	if !strings.HasPrefix(back, Prefix) || strings.HasPrefix(back, "//") {
-		back = Prefix
+	http.Redirect(w, r, localBack(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+// localBack is back when it is a page of the console, else the console's
+// home: a crafted link must not send a signed-in reader off-site. Browsers
+// read a backslash as a slash, so /ui/..\\host would become //host once
+// the redirect cleans the path; the path is cleaned here, before the check.
+func localBack(back string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.ContainsRune(back, '\\') {
+		return Prefix
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	p := path.Clean(u.Path)
+	if !strings.HasPrefix(p+"/", Prefix) {
+		return Prefix
+	}
+	if u.RawQuery != "" {
+		p += "?" + u.RawQuery
+	}
+	return p
 }
 
 // csrfKey signs CSRF tokens; it is random per process, so a restart
@@ -217,12 +243,18 @@ func (k csrfKey) sign(msg string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// maxFlash bounds an outcome message: it travels in the redirect's URL,
+// and proxies refuse request lines past 8 KiB (nginx's default).
+const maxFlash = 1 << 10
+
 // done is the URL of page with q and the signed outcome msg.
 func (s *Server) done(page string, q url.Values, msg string) string {
 	if q == nil {
 		q = url.Values{}
 	}
-	msg = clip(msg)
+	if len(msg) > maxFlash {
+		msg = msg[:maxFlash] + "… (clipped)"
+	}
 	q.Set("done", msg)
 	q.Set("sig", s.csrf.sign(msg))
 	return page + "?" + q.Encode()

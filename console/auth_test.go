@@ -61,12 +61,17 @@ func basic(u, p string) map[string]string {
 	return map[string]string{"Authorization": r.Header.Get("Authorization")}
 }
 
-// TestReadingRules: loopback reads freely; beyond it, or under another Host
-// name (DNS rebinding), credentials are required; a wrong credential is
-// refused even on loopback.
+// TestReadingRules: with no credentials configured, loopback reads freely;
+// beyond it, or under another Host name (DNS rebinding), credentials are
+// required. With credentials configured they are required on loopback too
+// (a proxy on the same host is loopback), unless loopback_reads says
+// otherwise. A wrong credential is refused even on loopback.
 func TestReadingRules(t *testing.T) {
 	open := offline(t, Credentials{}, nil).Handler()
 	locked := offline(t, testCreds, nil).Handler()
+	withLoopback := testCreds
+	withLoopback.LoopbackReads = true
+	localOpen := offline(t, withLoopback, nil).Handler()
 	for _, c := range []struct {
 		name   string
 		h      http.Handler
@@ -85,6 +90,11 @@ func TestReadingRules(t *testing.T) {
 		{"remote with wrong token", locked, "10.1.2.3:5000", "console.example.net", map[string]string{"Authorization": "Bearer nope"}, 401},
 		{"loopback with wrong password", locked, "127.0.0.1:5000", "127.0.0.1:8080", basic(testUser, "wrong password!"), 401},
 		{"remote without credentials", locked, "10.1.2.3:5000", "console.example.net", nil, 401},
+		// A reverse proxy on the same host: loopback peer, and with nginx's
+		// default proxy_set_header Host $proxy_host a loopback Host too.
+		{"credentials configured: loopback without them", locked, "127.0.0.1:5000", "127.0.0.1:8080", nil, 401},
+		{"loopback_reads: loopback without credentials", localOpen, "127.0.0.1:5000", "127.0.0.1:8080", nil, 200},
+		{"loopback_reads: remote without credentials", localOpen, "10.1.2.3:5000", "console.example.net", nil, 401},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
@@ -200,7 +210,9 @@ func TestLogin(t *testing.T) {
 	if w.Code != 401 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") {
 		t.Fatalf("login without credentials: %d %q, want a Basic challenge", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
-	for back, want := range map[string]string{"/ui/dlq": "/ui/dlq", "//evil.example.com/ui/": "/ui/", "https://evil.example.com/": "/ui/"} {
+	for back, want := range map[string]string{"/ui/dlq": "/ui/dlq", "/ui/dlq?topic=a": "/ui/dlq?topic=a", "//evil.example.com/ui/": "/ui/",
+		"https://evil.example.com/": "/ui/", `/ui/../\evil.example`: "/ui/", `/ui/..\/evil.example`: "/ui/", "/ui/../../evil.example": "/ui/",
+		"/ui/..%2F%2Fevil.example": "/ui/", "/uix": "/ui/", "/ui": "/ui"} {
 		w = httptest.NewRecorder()
 		h.ServeHTTP(w, request("GET", "/ui/login?back="+url.QueryEscape(back), lo, host, basic(testUser, testPass), nil))
 		if w.Code != 303 || w.Header().Get("Location") != want {
@@ -212,4 +224,11 @@ func TestLogin(t *testing.T) {
 	if w.Code != 403 {
 		t.Errorf("login with no credentials configured: %d, want 403", w.Code)
 	}
+}
+
+// loopbackReads is c with console.loopback_reads on: the page tests read as
+// a loopback reader without credentials, and act with them.
+func loopbackReads(c Credentials) Credentials {
+	c.LoopbackReads = true
+	return c
 }

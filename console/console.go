@@ -47,12 +47,15 @@ type Server struct {
 	procs    []stream.Spec
 	delivery Delivery
 	creds    Credentials
-	log      *zap.Logger
-	timeout  time.Duration
-	stats    *sampler
-	pages    *pages
-	csrf     csrfKey
-	mux      *http.ServeMux
+	// topics are provbus's own (the layout in the namespace): the only
+	// ones the record page reads.
+	topics  map[string]bool
+	log     *zap.Logger
+	timeout time.Duration
+	stats   *sampler
+	pages   *pages
+	csrf    csrfKey
+	mux     *http.ServeMux
 }
 
 // Option configures a Server.
@@ -107,6 +110,10 @@ func New(cat *topology.Catalog, dial eventlog.Dial, codec *schemas.Codec, opts .
 	s.pages = p
 	if s.csrf, err = newCSRFKey(); err != nil {
 		return nil, err
+	}
+	s.topics = map[string]bool{}
+	for _, t := range cat.Layout(topology.LayoutOptions{Namespace: s.ns}) {
+		s.topics[t.Name] = true
 	}
 	s.stats = newSampler(dial)
 	s.routes()

@@ -183,7 +183,17 @@ func (s *Server) timeline(ctx context.Context, entries []eventlog.Entry, since t
 			}
 			row.Causes = append(row.Causes, c)
 		}
-		if row.Stage == "domain" && row.Event.Origin == schemas.OriginDirect && hasChild(rows, row.Event.EventID) {
+	}
+	// A direct domain event with inherited children is a parent: one pass
+	// over the rows for the set of parents, then a look-up each.
+	parents := map[string]bool{}
+	for i := range rows {
+		if p := rows[i].Event.ParentEventID; p != nil && rows[i].Stage == "inherited" {
+			parents[*p] = true
+		}
+	}
+	for i := range rows {
+		if row := &rows[i]; row.Stage == "domain" && row.Event.Origin == schemas.OriginDirect && parents[row.Event.EventID] {
 			row.Stage = "parent"
 		}
 	}
@@ -191,9 +201,16 @@ func (s *Server) timeline(ctx context.Context, entries []eventlog.Entry, since t
 	return rows
 }
 
+// attemptSkew is how much earlier than its handler record an attempt is
+// looked for: the record's and the attempt's times come from two hosts'
+// clocks.
+const attemptSkew = 5 * time.Minute
+
 // attachAttempts gives each delivery row its attempts, with one read of
 // provbus.deliveries per key and partition of the timeline's handler
-// records (one, mostly), not one per row.
+// records (one, mostly), not one per row. Each read starts at the earliest
+// of those records (less attemptSkew), or at since if later: no attempt
+// comes before its record, and the topic keeps 35 days of every attempt.
 func (s *Server) attachAttempts(ctx context.Context, rows []timelineRow, since time.Time) {
 	if s.delivery == nil {
 		return
@@ -203,6 +220,20 @@ func (s *Server) attachAttempts(ctx context.Context, rows []timelineRow, since t
 		partition int32
 	}
 	type ev struct{ handler, id string }
+	from := map[kp]time.Time{}
+	for i := range rows {
+		if rows[i].Stage != "delivery" {
+			continue
+		}
+		at := kp{string(rows[i].Record.Key), rows[i].Record.Partition}
+		t := rows[i].Record.Timestamp.Add(-attemptSkew)
+		if t.Before(since) {
+			t = since
+		}
+		if f, ok := from[at]; !ok || t.Before(f) {
+			from[at] = t
+		}
+	}
 	read := map[kp]error{}
 	byEvent := map[ev][]Attempt{}
 	for i := range rows {
@@ -214,7 +245,7 @@ func (s *Server) attachAttempts(ctx context.Context, rows []timelineRow, since t
 		err, done := read[at]
 		if !done {
 			var atts []Attempt
-			atts, err = s.delivery.Attempts(ctx, at.key, at.partition, since)
+			atts, err = s.delivery.Attempts(ctx, at.key, at.partition, from[at])
 			read[at] = err
 			for _, a := range atts {
 				byEvent[ev{a.Handler, a.EventID}] = append(byEvent[ev{a.Handler, a.EventID}], a)
@@ -226,14 +257,4 @@ func (s *Server) attachAttempts(ctx context.Context, rows []timelineRow, since t
 		}
 		row.Attempts = byEvent[ev{row.Handler, row.Event.EventID}]
 	}
-}
-
-// hasChild reports whether an inherited row names id as its parent.
-func hasChild(rows []timelineRow, id string) bool {
-	for _, r := range rows {
-		if p := r.Event.ParentEventID; p != nil && *p == id && r.Stage == "inherited" {
-			return true
-		}
-	}
-	return false
 }

@@ -36,6 +36,12 @@ func (s *Server) eventPage(ctx context.Context, r *http.Request) (view, error) {
 	if !validTopic.MatchString(topic) {
 		return view{}, badRequest("topic %q is not a Kafka topic name", topic)
 	}
+	if !s.topics[topic] {
+		// Another application's topic (a Connect config topic holds
+		// passwords) is not the console's to show, whatever the console's
+		// Kafka user may read.
+		return view{}, notFound("%q is not a provbus topic", topic)
+	}
 	p, err1 := strconv.ParseInt(r.PathValue("partition"), 10, 32)
 	o, err2 := strconv.ParseInt(r.PathValue("offset"), 10, 64)
 	if err1 != nil || err2 != nil || p < 0 || o < 0 {

@@ -130,7 +130,7 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 	dial := func(opts ...kgo.Opt) (*kgo.Client, error) {
 		return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ec.Brokers()...)}, opts...)...)
 	}
-	f.s, err = New(cat, dial, ec.Codec, append([]Option{WithRegistry(ec.Registry), WithDelivery(f.del), WithCredentials(testCreds), WithLogger(zap.NewNop()),
+	f.s, err = New(cat, dial, ec.Codec, append([]Option{WithRegistry(ec.Registry), WithDelivery(f.del), WithCredentials(loopbackReads(testCreds)), WithLogger(zap.NewNop()),
 		WithProcessors(directory.New().Spec(), dispatch.New(cat, zap.NewNop()).Spec(), route.NewStream(cat, time.Hour).Spec())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func runConsole(ctx context.Context, g *globals, args []string) error {
 
 func consoleCredentials(e *env) console.Credentials {
 	c := e.cfg.Console
-	return console.Credentials{Username: c.Username, Password: c.Password, Token: c.Token}
+	return console.Credentials{Username: c.Username, Password: c.Password, Token: c.Token, LoopbackReads: c.LoopbackReads}
 }
 
 // newConsole builds the console for e's cluster: the configured client

@@ -250,13 +250,17 @@ type Process struct {
 }
 
 // Console holds the web console's credentials (docs/console.md). With none,
-// the console is read-only and serves loopback only; with them, readers
-// beyond loopback and every action must present them (HTTP Basic, or
-// Authorization: Bearer <token>). The console package checks them.
+// the console is read-only and serves loopback only; with them, every
+// reader and every action must present them (HTTP Basic, or
+// Authorization: Bearer <token>), on loopback too unless LoopbackReads.
+// The console package checks them.
 type Console struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	Token    string `yaml:"token"`
+	// LoopbackReads lets loopback readers read without the credentials.
+	// Off by default: a reverse proxy on the same host is loopback too.
+	LoopbackReads bool `yaml:"loopback_reads"`
 }
 
 // Log configures logging.
