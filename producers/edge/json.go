@@ -18,7 +18,7 @@ import (
 // The error is a *Error for index 0 when the body is not an object or a
 // non-empty array.
 func Elements(body []byte) ([]json.RawMessage, error) {
-	b := bytes.TrimSpace(body)
+	b := trimSpace(body)
 	if len(b) == 0 {
 		return nil, &Error{Problems: []Problem{{Error: MsgEmpty}}}
 	}
@@ -56,7 +56,7 @@ func IsNull(raw json.RawMessage) bool {
 
 // IsObject reports whether raw is a JSON object.
 func IsObject(raw json.RawMessage) bool {
-	b := bytes.TrimSpace(raw)
+	b := trimSpace(raw)
 	return len(b) > 0 && b[0] == '{'
 }
 
@@ -151,7 +151,7 @@ func Flatten(prefix string, raw json.RawMessage, attrs map[string]string) {
 		}
 		return
 	}
-	b := bytes.TrimSpace(raw)
+	b := trimSpace(raw)
 	// One copy of the text, whose substrings are the plain values: no
 	// allocation per leaf.
 	if end := flattenObject(b, string(b), 0, 1, prefix, attrs); end != len(b) {
@@ -228,7 +228,7 @@ func flattenObject(b []byte, text string, i, depth int, prefix string, attrs map
 // in one pass over the scanned text instead of through maps of
 // interfaces, which cost a JeraSoft request most of its CPU.
 func Canonical(raw json.RawMessage) ([]byte, error) {
-	b := bytes.TrimSpace(raw)
+	b := trimSpace(raw)
 	if !valid(b) {
 		// encoding/json's own message, as before.
 		var v any

@@ -34,6 +34,19 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// trimSpace trims JSON's white space (space, tab, CR, LF) from both ends
+// of b: only that. bytes.TrimSpace also strips \v, \f and Unicode spaces,
+// which JSON does not allow, and a body that Limits.Check (JSON's rules)
+// did not recognise must not be parsed as one it did: a leading \f once
+// skipped every request limit.
+func trimSpace(b []byte) []byte {
+	i, j := skipSpace(b, 0), len(b)
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
 // scanValue returns the end of the JSON value starting at b[i] (no leading
 // space), or -1 when it is not valid JSON.
 func scanValue(b []byte, i, depth int) int { return scanValueMax(b, i, depth, maxDepth) }

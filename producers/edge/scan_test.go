@@ -13,7 +13,7 @@ import (
 
 // elementsStd is Elements as it was, on encoding/json: the reference.
 func elementsStd(body []byte) ([]json.RawMessage, error) {
-	b := bytes.TrimSpace(body)
+	b := bytes.Trim(body, " \t\r\n") // JSON's white space, as encoding/json: not \f or U+00A0
 	if len(b) == 0 {
 		return nil, &Error{Problems: []Problem{{Error: MsgEmpty}}}
 	}
