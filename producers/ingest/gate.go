@@ -101,6 +101,20 @@ func retryAfter(l *rate.Limiter, now time.Time) (int, bool) {
 	return max(1, int(math.Ceil(1/float64(l.Limit())))), false
 }
 
+// reserve is retryAfter for a token that may have to be given back:
+// giveBack returns it to l (a no-op when nothing was taken).
+func reserve(l *rate.Limiter, now time.Time) (secs int, ok bool, giveBack func()) {
+	if l == nil {
+		return 0, true, func() {}
+	}
+	r := l.ReserveN(now, 1)
+	if !r.OK() || r.DelayFrom(now) > 0 {
+		r.CancelAt(now)
+		return max(1, int(math.Ceil(1/float64(l.Limit())))), false, func() {}
+	}
+	return 0, true, func() { r.CancelAt(now) }
+}
+
 // errClientCert is why a required client certificate was refused.
 var errClientCert = errors.New("client certificate required")
 

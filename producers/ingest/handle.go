@@ -61,7 +61,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]any{"error": "forbidden"})
 		return
 	}
-	if secs, ok := retryAfter(g.limit, start); !ok {
+	secs, ok, giveBack := reserve(g.limit, start)
+	if !ok {
 		refused("source rate limit", nil)
 		writeTooMany(w, secs)
 		return
@@ -105,6 +106,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if secs, ok := retryAfter(g.perCred[instance], start); !ok {
+			// The installation's own bucket refuses it: its token of the
+			// source's bucket goes back, so a flooding installation
+			// does not starve the others (unauthenticated requests keep
+			// theirs spent).
+			giveBack()
 			refused("credential rate limit", nil)
 			writeTooMany(w, secs)
 			return

@@ -83,16 +83,20 @@ func (s *Server) importLines(ctx context.Context, r io.Reader, opt ImportOptions
 	var st ImportStats
 	br := bufio.NewReaderSize(r, 64<<10)
 	pending := make([]*kgo.Record, 0, importBatch)
+	// The counts of the pending records join the totals once produced:
+	// the totals never count what Kafka does not hold.
+	var pendingEvents, pendingQuarantined int
 	flush := func() error {
-		if len(pending) == 0 || opt.DryRun {
-			pending = pending[:0]
-			return nil
+		produced := len(pending) > 0 && !opt.DryRun
+		if produced {
+			if err := s.produce(ctx, pending); err != nil {
+				return err
+			}
 		}
-		if err := s.produce(ctx, pending); err != nil {
-			return err
-		}
-		pending = pending[:0]
-		if opt.Progress != nil {
+		st.Events += pendingEvents
+		st.Quarantined += pendingQuarantined
+		pending, pendingEvents, pendingQuarantined = pending[:0], 0, 0
+		if produced && opt.Progress != nil {
 			opt.Progress(st)
 		}
 		return nil
@@ -128,11 +132,15 @@ func (s *Server) importLines(ctx context.Context, r io.Reader, opt ImportOptions
 					opt.BadLine(st.Lines, err)
 				}
 				if opt.Strict {
+					// The lines before it are produced, as Strict says.
+					if ferr := flush(); ferr != nil {
+						return st, fmt.Errorf("import line %d: %w", st.Lines, ferr)
+					}
 					return st, fmt.Errorf("import line %d: %w: %w", st.Lines, ErrBadLines, err)
 				}
 			} else {
-				st.Events += ev
-				st.Quarantined += q
+				pendingEvents += ev
+				pendingQuarantined += q
 				pending = append(pending, recs...)
 				if len(pending) >= importBatch {
 					if err := flush(); err != nil {

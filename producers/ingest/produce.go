@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,8 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 		for i := range evs {
 			setInstance(&evs[i], m.instance)
 		}
+	} else if err := s.reservedIDs(src, evs); err != nil {
+		return nil, err
 	}
 	b := &batch{records: make([]*kgo.Record, 0, len(evs))}
 	var bad edge.Error
@@ -154,6 +157,23 @@ func (s *Server) prepare(src edge.Source, body []byte, m meta) (*batch, error) {
 func setInstance(ev *schemas.Event, instance string) {
 	ev.Instance = &instance
 	ev.EventID = instance + ":" + ev.EventID
+}
+
+// reservedIDs refuses default-instance events whose id starts like a
+// named instance's ("pb-eu:…"): the default installation's ids are taken
+// as sent, and such an id would be the very id the named instance's event
+// gets, which de-duplication would then drop.
+func (s *Server) reservedIDs(src edge.Source, evs []schemas.Event) error {
+	var bad edge.Error
+	for i := range evs {
+		for _, in := range s.instances[src.Name()] {
+			if strings.HasPrefix(evs[i].EventID, in+":") {
+				bad.Add(i, "event_id", fmt.Sprintf("invalid value: the prefix %q is instance %s's; the default installation may not use it", in+":", in))
+				break
+			}
+		}
+	}
+	return bad.Err()
 }
 
 // missingKey reports (into bad) an event of a known type of src whose

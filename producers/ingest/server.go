@@ -49,8 +49,11 @@ type Server struct {
 	sources map[string]edge.Source
 	// gates are the served sources' policies; a source without one
 	// answers 404.
-	gates   map[string]*gate
-	proxies proxies
+	gates map[string]*gate
+	// instances are each source's named instances: an id of the default
+	// one may not take their prefix (reservedID).
+	instances map[string][]string
+	proxies   proxies
 	// certs is the HTTPS certificate (nil: plain HTTP).
 	certs *certReloader
 	// latency is each source's ingest latency histogram, resolved once:
@@ -97,8 +100,9 @@ func New(ctx context.Context, opts ...Option) (*Server, error) {
 	} {
 		srv.sources[src.Name()] = src
 	}
-	srv.gates = map[string]*gate{}
+	srv.gates, srv.instances = map[string]*gate{}, map[string][]string{}
 	for name := range srv.sources {
+		srv.instances[name] = instanceNames(s.auth, name)
 		g, err := newGate(s.sources.Policy(name), s.auth.Has(name), instanceNames(s.auth, name))
 		if err != nil {
 			return nil, fmt.Errorf("%w: ingest.sources.%s: %v", ErrConfig, name, err)

@@ -49,6 +49,9 @@ type credential struct {
 func New(auth config.BasicAuth) *Source {
 	s := &Source{}
 	add := func(instance, user, pass string) {
+		if pass == "" { // an unset password is no credential: anyone can send it
+			return
+		}
 		s.creds = append(s.creds, credential{instance, sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))})
 	}
 	if auth.Username != "" {

@@ -51,7 +51,9 @@ func New(auth config.HMACAuth) *Source {
 	add := func(instance string, secrets []string) {
 		k := key{instance: instance}
 		for _, sec := range secrets {
-			k.secrets = append(k.secrets, []byte(sec))
+			if sec != "" { // an unset secret is no key: anyone can sign with it
+				k.secrets = append(k.secrets, []byte(sec))
+			}
 		}
 		s.keys = append(s.keys, k)
 	}
