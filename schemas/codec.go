@@ -52,9 +52,8 @@ type Codec struct {
 	// holds its schema (config topics.prefix).
 	prefix string
 
-	topics  sync.Map  // topic → *topicSerde, the encoder for its registered schema
-	decoder *sr.Serde // every schema id seen so far (safe for concurrent use)
-	writers sync.Map  // schema id → avro.Schema, the same ids
+	topics  sync.Map // topic → *topicSerde, the encoder for its registered schema
+	writers sync.Map // schema id → avro.Schema: every writer schema seen so far
 
 	mu          sync.Mutex
 	failed      map[int]notFound // ids the registry answered "not found" for, until when
@@ -111,7 +110,7 @@ func WithNegativeTTL(d time.Duration) CodecOption {
 
 // NewCodec returns a Codec that talks to the registry through client.
 func NewCodec(client *sr.Client, opts ...CodecOption) *Codec {
-	c := &Codec{client: client, decoder: sr.NewSerde(), failed: map[int]notFound{},
+	c := &Codec{client: client, failed: map[int]notFound{},
 		negativeTTL: DefaultNegativeTTL, now: time.Now}
 	for _, o := range opts {
 		o(c)
@@ -154,7 +153,7 @@ func (c *Codec) Use(ctx context.Context, topic, schemaText string) (int, error) 
 		ts.serde.Register(ss.ID, (*Event)(nil), appendEncoder(schema))
 	}
 	c.topics.Store(topic, ts)
-	c.registerDecoder(ss.ID, schema)
+	c.writers.Store(ss.ID, schema)
 	return ss.ID, nil
 }
 
@@ -230,16 +229,10 @@ func (c *Codec) topic(topic string) (*topicSerde, bool) {
 	return v.(*topicSerde), true
 }
 
-func (c *Codec) registerDecoder(id int, schema avro.Schema) {
-	// Decoding looks up by id only; the decode function fills any target.
-	c.decoder.Register(id, (*Event)(nil), sr.DecodeFn(decoder(schema)))
-	c.writers.Store(id, schema)
-}
-
 // WriterSchema returns the schema id of a wire-format value, its writer
-// schema (fetched from the registry the first time, as Decode does; the
-// same errors) and the Avro body after the header: for a reader that reads
-// the body itself.
+// schema (fetched from the registry the first time, then kept) and the
+// Avro body after the header. Decode is this and Unmarshal; a reader that
+// reads the body itself calls it alone. Errors as Decode's.
 func (c *Codec) WriterSchema(ctx context.Context, b []byte) (int, avro.Schema, []byte, error) {
 	var h sr.ConfluentHeader
 	id, body, err := h.DecodeID(b)
@@ -263,20 +256,12 @@ func (c *Codec) WriterSchema(ctx context.Context, b []byte) (int, avro.Schema, [
 // ErrNotWireFormat, ErrUnknownSchema or ErrUndecodable for poison, or the
 // registry's error when it could not be reached (retriable).
 func (c *Codec) Decode(ctx context.Context, b []byte, v any) (int, error) {
-	var h sr.ConfluentHeader
-	id, _, err := h.DecodeID(b)
+	id, schema, body, err := c.WriterSchema(ctx, b)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrNotWireFormat, err)
+		return id, err
 	}
 	reset(v)
-	err = c.decoder.Decode(b, v)
-	if errors.Is(err, sr.ErrNotRegistered) {
-		if err := c.learn(ctx, id); err != nil {
-			return id, err
-		}
-		err = c.decoder.Decode(b, v)
-	}
-	if err != nil {
+	if err := Unmarshal(schema, body, v); err != nil {
 		return id, fmt.Errorf("%w: schema id %d: %v", ErrUndecodable, id, err)
 	}
 	return id, nil
@@ -304,7 +289,7 @@ func (c *Codec) learn(ctx context.Context, id int) error {
 	if err != nil {
 		return fmt.Errorf("%w: schema %d: %v", ErrUnknownSchema, id, err)
 	}
-	c.registerDecoder(id, schema)
+	c.writers.Store(id, schema)
 	return nil
 }
 
@@ -349,10 +334,6 @@ func appendEncoder(schema avro.Schema) sr.EncodingOpt {
 		}
 		return append(dst, w.Buffer()...), nil
 	})
-}
-
-func decoder(schema avro.Schema) func([]byte, any) error {
-	return func(b []byte, v any) error { return Unmarshal(schema, b, v) }
 }
 
 // readerPool recycles Avro readers (their byte slab) across decodes.
