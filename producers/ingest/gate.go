@@ -91,18 +91,9 @@ func (g *gate) allowed(ip netip.Addr) bool {
 	return false
 }
 
-// retryAfter takes a token from l, or says how long until one is there
-// (whole seconds, at least 1, as Retry-After wants). A nil l never limits.
-func retryAfter(l *rate.Limiter, now time.Time) (int, bool) {
-	if l == nil || l.AllowN(now, 1) {
-		return 0, true
-	}
-	// One token comes back every 1/limit seconds.
-	return max(1, int(math.Ceil(1/float64(l.Limit())))), false
-}
-
-// reserve is retryAfter for a token that may have to be given back:
-// giveBack returns it to l (a no-op when nothing was taken).
+// reserve takes a token from l, or says how long until one is there
+// (whole seconds, at least 1, as Retry-After wants); giveBack returns the
+// token (a no-op when nothing was taken). A nil l never limits.
 func reserve(l *rate.Limiter, now time.Time) (secs int, ok bool, giveBack func()) {
 	if l == nil {
 		return 0, true, func() {}

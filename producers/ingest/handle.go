@@ -105,7 +105,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized"})
 			return
 		}
-		if secs, ok := retryAfter(g.perCred[instance], start); !ok {
+		if secs, ok, _ := reserve(g.perCred[instance], start); !ok {
 			// The installation's own bucket refuses it: its token of the
 			// source's bucket goes back, so a flooding installation
 			// does not starve the others (unauthenticated requests keep
