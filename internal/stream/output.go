@@ -65,24 +65,7 @@ func PartitionOf(key []byte, n int32) int32 {
 // prepared with records.Use) and produces it keyed by key, partitioned by
 // the key, with the event_type, source and origin headers.
 func (o *Output) Event(topic, key string, ev *schemas.Event) error {
-	value, err := o.encode(topic, ev)
-	if err != nil {
-		return err
-	}
-	return o.eventRecord(topic, key, value, ev)
-}
-
-// encode appends ev's wire-format value for topic to the slab.
-func (o *Output) encode(topic string, ev *schemas.Event) ([]byte, error) {
-	o.reserve(4096)
-	start := len(o.slab)
-	buf, err := o.codec.Encode(o.slab, topic, ev)
-	if err != nil {
-		return nil, err
-	}
-	o.slab = buf
-	// Full slice expression: a later append must not grow into this value.
-	return buf[start:len(buf):len(buf)], nil
+	return o.EventTo([]string{topic}, key, ev)
 }
 
 // reserve starts a new slab unless n more bytes fit in this one.
@@ -90,11 +73,6 @@ func (o *Output) reserve(n int) {
 	if len(o.slab) > slabSize-n {
 		o.slab = make([]byte, 0, max(slabSize, n))
 	}
-}
-
-func (o *Output) eventRecord(topic, key string, value []byte, ev *schemas.Event) error {
-	r := records.EventRecord(topic, key, value, ev)
-	return o.Record(r, r.Key)
 }
 
 // EventTo writes ev to every one of topics, keyed by key, as Event does,
@@ -116,7 +94,8 @@ func (o *Output) EventTo(topics []string, key string, ev *schemas.Event) error {
 		if i == 0 {
 			first = value
 		}
-		if err := o.eventRecord(topic, key, value, ev); err != nil {
+		r := records.EventRecord(topic, key, value, ev)
+		if err := o.Record(r, r.Key); err != nil {
 			return err
 		}
 	}
