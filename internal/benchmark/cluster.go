@@ -2,6 +2,7 @@ package benchmark
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -179,16 +180,12 @@ func (c *cluster) count(ctx context.Context, topics ...string) (*counter, error)
 // wait blocks until the counter reaches want or timeout passes; it
 // returns when the want-th record was seen.
 func (k *counter) wait(ctx context.Context, want int64, timeout time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(timeout)
-	for k.n.Load() < want {
-		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("saw %d of %d records in %s", k.n.Load(), want, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	err := pollUntil(ctx, timeout, 5*time.Millisecond, func() bool { return k.n.Load() >= want })
+	if errors.Is(err, errPollTimeout) {
+		return time.Time{}, fmt.Errorf("saw %d of %d records in %s", k.n.Load(), want, timeout)
+	}
+	if err != nil {
+		return time.Time{}, err
 	}
 	return time.Unix(0, k.last.Load()), nil
 }
@@ -226,21 +223,16 @@ func (c *cluster) committedAtEnd(ctx context.Context, group, topic string) (bool
 
 // waitCommitted polls committedAtEnd until true.
 func (c *cluster) waitCommitted(ctx context.Context, group, topic string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	var last error
+	err := pollUntil(ctx, timeout, 50*time.Millisecond, func() bool {
 		ok, err := c.committedAtEnd(ctx, group, topic)
-		if err == nil && ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("group %s did not catch up with %s in %s (%v)", group, topic, timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		last = err
+		return err == nil && ok
+	})
+	if errors.Is(err, errPollTimeout) {
+		return fmt.Errorf("group %s did not catch up with %s in %s (%v)", group, topic, timeout, last)
 	}
+	return err
 }
 
 // waitDrained waits until every consumer group of the cluster has
@@ -249,21 +241,36 @@ func (c *cluster) waitCommitted(ctx context.Context, group, topic string, timeou
 // a commit marker no group commits past, so one offset of lag per
 // partition counts as drained.
 func (c *cluster) waitDrained(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		behind, err := c.behind(ctx)
-		if err == nil && behind == "" {
-			return nil
-		}
+	var behind string
+	var last error
+	err := pollUntil(ctx, timeout, 50*time.Millisecond, func() bool {
+		behind, last = c.behind(ctx)
+		return last == nil && behind == ""
+	})
+	if errors.Is(err, errPollTimeout) {
+		return fmt.Errorf("the pipeline did not drain in %s: %s (%v)", timeout, behind, last)
+	}
+	return err
+}
+
+// errPollTimeout is pollUntil's: its limit passed.
+var errPollTimeout = errors.New("timed out")
+
+// pollUntil checks done every interval until it holds (nil), ctx ends, or
+// limit passes (errPollTimeout). It ends on a condition, never on quiet.
+func pollUntil(ctx context.Context, limit, every time.Duration, done func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !done() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the pipeline did not drain in %s: %s (%v)", timeout, behind, err)
+			return errPollTimeout
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
+	return nil
 }
 
 // behind names one group partition with more than a marker of lag, or is

@@ -257,25 +257,11 @@ func (c *connector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // first waits for the first request.
 func (c *connector) first(ctx context.Context, limit time.Duration) error {
-	return pollUntil(ctx, limit, func() bool { return c.n.Load() > 0 },
-		fmt.Errorf("no request reached the connector in the warm-up and %s after", limit))
-}
-
-// pollUntil checks done every 50 ms and returns nil once it holds, or
-// timeout after limit.
-func pollUntil(ctx context.Context, limit time.Duration, done func() bool, timeout error) error {
-	deadline := time.Now().Add(limit)
-	for !done() {
-		if time.Now().After(deadline) {
-			return timeout
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	err := pollUntil(ctx, limit, 50*time.Millisecond, func() bool { return c.n.Load() > 0 })
+	if errors.Is(err, errPollTimeout) {
+		return fmt.Errorf("no request reached the connector in the warm-up and %s after", limit)
 	}
-	return nil
+	return err
 }
 
 // latencies matches each request with the 2xx of the event that caused it
