@@ -241,11 +241,11 @@ func (t *Table) AppendAccountJSON(dst []byte, iAccount int64, hasAccount bool, n
 	}
 	dst = append(dst, `,"last_status_at":`...)
 	if seen {
-		dst = appendTime(dst, time.UnixMilli(a.lastAt))
+		dst = jsonstr.AppendTime(dst, time.UnixMilli(a.lastAt))
 	} else {
 		dst = append(dst, "null"...)
 	}
-	dst = appendTime(append(dst, `,"as_of":`...), now)
+	dst = jsonstr.AppendTime(append(dst, `,"as_of":`...), now)
 	return append(dst, "}}"...)
 }
 
@@ -255,11 +255,4 @@ func appendKnown(dst []byte, id int64) []byte {
 		return append(dst, "null"...)
 	}
 	return strconv.AppendInt(dst, id, 10)
-}
-
-// appendTime appends t in UTC, RFC 3339 with nanoseconds, quoted: digits
-// and -:.TZ only, nothing JSON escapes.
-func appendTime(dst []byte, t time.Time) []byte {
-	dst = t.UTC().AppendFormat(append(dst, '"'), time.RFC3339Nano)
-	return append(dst, '"')
 }

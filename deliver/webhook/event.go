@@ -138,8 +138,8 @@ func appendBody[T string | []byte](dst []byte, handler, key string, f *fields[T]
 	if f.has[sInstance] {
 		out = jsonstr.Append(append(out, `,"instance":`...), f.strs[sInstance])
 	}
-	out = appendTime(append(out, `,"occurred_at":`...), f.times[tOccurred])
-	out = appendTime(append(out, `,"received_at":`...), f.times[tReceived])
+	out = jsonstr.AppendTime(append(out, `,"occurred_at":`...), f.times[tOccurred])
+	out = jsonstr.AppendTime(append(out, `,"received_at":`...), f.times[tReceived])
 	out = jsonstr.Append(append(out, `,"key":`...), key)
 	out = append(out, `,"ids":`...)
 	sep := byte('{')
@@ -192,12 +192,4 @@ func appendEnd(out, state []byte, attempt int) ([]byte, error) {
 	out = append(out, `,"attempt":`...)
 	out = strconv.AppendInt(out, int64(attempt), 10)
 	return append(out, '}'), nil
-}
-
-// appendTime appends "t in UTC, RFC 3339 with nanoseconds": the layout
-// writes digits and -:.TZ only, none of which JSON escapes.
-func appendTime(dst []byte, t time.Time) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
 }

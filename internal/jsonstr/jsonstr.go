@@ -1,10 +1,13 @@
-// Package jsonstr writes JSON strings without encoding/json's reflection
+// Package jsonstr writes JSON strings (and times as JSON strings) without encoding/json's reflection
 // and allocations, byte for byte as encoding/json escapes them: the one
 // escaper of the hand-written JSON writers (delivery bodies, their state,
 // replay's NDJSON).
 package jsonstr
 
-import "unicode/utf8"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -85,4 +88,11 @@ func decodeRune[T string | []byte](s T) (rune, int) {
 		return utf8.DecodeRune(s)
 	}
 	panic("unreachable")
+}
+
+// AppendTime appends t in UTC, RFC 3339 with nanoseconds, as a JSON
+// string: the layout writes digits and -:.TZ only, nothing to escape.
+func AppendTime(dst []byte, t time.Time) []byte {
+	dst = t.UTC().AppendFormat(append(dst, '"'), time.RFC3339Nano)
+	return append(dst, '"')
 }
