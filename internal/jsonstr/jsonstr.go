@@ -1,7 +1,7 @@
-// Package jsonstr writes JSON strings (and times as JSON strings) without encoding/json's reflection
-// and allocations, byte for byte as encoding/json escapes them: the one
-// escaper of the hand-written JSON writers (delivery bodies, their state,
-// replay's NDJSON).
+// Package jsonstr writes JSON strings, and times as JSON strings, without
+// encoding/json's reflection and allocations, byte for byte as
+// encoding/json escapes them: the one escaper of the hand-written JSON
+// writers (delivery bodies, their state, replay's NDJSON).
 package jsonstr
 
 import (
